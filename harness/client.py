@@ -1,0 +1,451 @@
+"""An async ChatKit client over httpx, one method per request type.
+
+Streaming calls return a :class:`RecordedStream`: the raw bytes with the monotonic time each
+chunk came off the socket, the parsed events, status, headers, time to first byte and to first
+event. Bodies are capped so a hostile target cannot exhaust memory, and every call is bounded
+by the target's timeout so a stalled stream cannot hang the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from harness.sse import Framing, SSEEvent, SSEParser
+from harness.target import Identity, Target
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+STREAMING_TYPES = frozenset(
+    {
+        "threads.create",
+        "threads.add_user_message",
+        "threads.add_client_tool_output",
+        "threads.add_structured_input",
+        "threads.retry_after_item",
+        "threads.custom_action",
+    }
+)
+
+
+class _Default:
+    """Marks "the client's own identity" apart from ``None`` (no identity at all)."""
+
+
+DEFAULT = _Default()
+
+
+class TargetUnreachable(Exception):
+    """The target could not be reached at all (connection refused, DNS, TLS): exit code 2."""
+
+
+@dataclass
+class StreamEvent:
+    """One SSE event with its arrival time (seconds since the request was sent)."""
+
+    t: float
+    raw: SSEEvent
+    json: dict[str, Any] | None
+    error: str | None = None  # why the data is not a JSON object
+
+    @property
+    def type(self) -> str:
+        return str(self.json.get("type", "")) if self.json else ""
+
+
+@dataclass
+class Exchange:
+    """Common parts of any recorded request/response."""
+
+    request_type: str
+    request_body: bytes
+    request_headers: dict[str, str]
+    url: str
+    status: int = 0
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    ttfb: float | None = None  # seconds from send to the response head
+    elapsed: float = 0.0
+    transport_error: str | None = None  # reset, timeout, protocol error mid-way
+    truncated: bool = False  # the body cap was hit
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return None
+
+
+@dataclass
+class RecordedStream(Exchange):
+    chunks: list[tuple[float, bytes]] = field(default_factory=list)
+    events: list[StreamEvent] = field(default_factory=list)
+    framing: Framing = field(default_factory=Framing)
+    first_event: float | None = None
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(c for _, c in self.chunks)
+
+    @property
+    def payloads(self) -> list[dict[str, Any]]:
+        return [e.json for e in self.events if e.json is not None]
+
+    def of_type(self, type_: str) -> list[dict[str, Any]]:
+        return [p for p in self.payloads if p.get("type") == type_]
+
+    @property
+    def thread_id(self) -> str | None:
+        for p in self.of_type("thread.created"):
+            tid = p.get("thread", {}).get("id")
+            if isinstance(tid, str):
+                return tid
+        for p in self.of_type("thread.item.done"):
+            tid = p.get("item", {}).get("thread_id")
+            if isinstance(tid, str):
+                return tid
+        return None
+
+    @property
+    def assistant_text(self) -> str:
+        """The final text of every assistant message finished in this stream."""
+        texts = []
+        for p in self.of_type("thread.item.done"):
+            item = p.get("item", {})
+            if item.get("type") == "assistant_message":
+                for part in item.get("content", []):
+                    if isinstance(part, dict):
+                        texts.append(str(part.get("text", "")))
+        return "\n".join(texts)
+
+    def delta_times(self) -> list[float]:
+        return [
+            e.t
+            for e in self.events
+            if e.json
+            and e.type == "thread.item.updated"
+            and e.json.get("update", {}).get("type") == "assistant_message.content_part.text_delta"
+        ]
+
+    def excerpt(self, lines: int = 8) -> str:
+        """The first raw lines with their arrival times, for evidence."""
+        out: list[str] = []
+        for e in self.events[:lines]:
+            out.append(f"+{e.t * 1000:7.1f} ms  data: {e.raw.data[:160]}")
+        if not self.events:
+            raw = self.body[:400].decode("utf-8", errors="replace")
+            out.append(f"(no events) body starts: {raw!r}")
+        return "\n".join(out)
+
+
+@dataclass
+class JsonResponse(Exchange):
+    body: bytes = b""
+
+    @property
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    @property
+    def text(self) -> str:
+        return self.body[:2000].decode("utf-8", errors="replace")
+
+
+def user_input(text: str, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A ``UserMessageInput``; ``metadata`` is injected the way the seed's custom fetch does."""
+    inp: dict[str, Any] = {
+        "content": [{"type": "input_text", "text": text}],
+        "attachments": [],
+        "inference_options": {},
+    }
+    if metadata is not None:
+        inp["metadata"] = dict(metadata)
+    return inp
+
+
+def context_headers(metadata: Mapping[str, Any]) -> dict[str, str]:
+    """The same context carried as headers, as ChatKit's docs advise for custom fetch."""
+    out: dict[str, str] = {}
+    user = metadata.get("userInfo") or {}
+    if metadata.get("userId"):
+        out["X-User-ID"] = str(metadata["userId"])
+    if user.get("name"):
+        out["X-User-Name"] = str(user["name"])
+    page = metadata.get("pageContext")
+    if page:
+        out["X-Page-Context"] = json.dumps(page, separators=(",", ":"))
+        if page.get("title"):
+            out["X-Page-Title"] = str(page["title"])
+        if page.get("url"):
+            out["X-Page-Url"] = str(page["url"])
+    return out
+
+
+class ChatKitClient:
+    def __init__(
+        self,
+        target: Target,
+        *,
+        identity: Identity | None = None,
+        url: str | None = None,
+        max_body: int = MAX_BODY_BYTES,
+    ) -> None:
+        self.target = target
+        self.url = url or target.url
+        self.identity = identity if identity is not None else target.identity("a")
+        self.max_body = max_body
+        timeout = httpx.Timeout(target.timeout, connect=min(10.0, target.timeout))
+        self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> ChatKitClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- building requests ------------------------------------------------------------------
+
+    def headers_for(
+        self,
+        identity: Identity | None,
+        extra: Mapping[str, str] | None = None,
+        *,
+        streaming: bool = False,
+    ) -> dict[str, str]:
+        h = {"Content-Type": "application/json"}
+        if streaming:
+            h["Accept"] = "text/event-stream"
+        h.update(self.target.headers)
+        if identity is not None:
+            h.update(identity.headers)
+        if extra:
+            h.update(extra)
+        return h
+
+    def body(
+        self, type_: str, params: Mapping[str, Any], metadata: Mapping[str, Any] | None = None
+    ) -> bytes:
+        env: dict[str, Any] = {"type": type_, "params": dict(params)}
+        if metadata is not None:
+            env["metadata"] = dict(metadata)
+        return json.dumps(env).encode()
+
+    # -- the two transports -----------------------------------------------------------------
+
+    async def stream_raw(
+        self,
+        body: bytes,
+        *,
+        request_type: str = "",
+        headers: Mapping[str, str] | None = None,
+        identity: Identity | None | _Default = DEFAULT,
+        url: str | None = None,
+    ) -> RecordedStream:
+        who = self.identity if isinstance(identity, _Default) else identity
+        h = self.headers_for(who, headers, streaming=True)
+        rec = RecordedStream(request_type, body, h, url or self.url)
+        parser = SSEParser()
+        t0 = time.monotonic()
+        try:
+            async with asyncio.timeout(self.target.timeout):
+                async with self._http.stream("POST", rec.url, content=body, headers=h) as resp:
+                    rec.ttfb = time.monotonic() - t0
+                    rec.status = resp.status_code
+                    rec.headers = list(resp.headers.multi_items())
+                    size = 0
+                    # aiter_raw: the bytes as sent (no gzip decoding), so framing and
+                    # compression checks see the wire; decoded separately below if needed.
+                    async for chunk in resp.aiter_raw():
+                        t = time.monotonic() - t0
+                        size += len(chunk)
+                        if size > self.max_body:
+                            rec.truncated = True
+                            break
+                        rec.chunks.append((t, chunk))
+                        if rec.header("content-encoding") in (None, "", "identity"):
+                            self._add_events(rec, parser.feed(chunk, t))
+        except TimeoutError:
+            rec.transport_error = f"timed out after {self.target.timeout:g} s"
+        except httpx.ConnectError as exc:
+            raise TargetUnreachable(f"cannot connect to {rec.url}: {_reason(exc)}") from None
+        except httpx.HTTPError as exc:
+            rec.transport_error = f"{type(exc).__name__}: {_reason(exc)}"
+        rec.elapsed = time.monotonic() - t0
+        encoding = rec.header("content-encoding")
+        if encoding not in (None, "", "identity") and not rec.truncated:
+            # A compressed stream only becomes readable once whole; its events all carry
+            # the time the body ended, which is the truth about when a client could act.
+            decoded = _decode_body(rec.body, encoding)
+            if decoded is not None:
+                self._add_events(rec, parser.feed(decoded, rec.elapsed))
+        rec.framing = parser.close()
+        return rec
+
+    async def request_raw(
+        self,
+        body: bytes,
+        *,
+        request_type: str = "",
+        headers: Mapping[str, str] | None = None,
+        identity: Identity | None | _Default = DEFAULT,
+        url: str | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> JsonResponse:
+        who = self.identity if isinstance(identity, _Default) else identity
+        h = self.headers_for(who, headers)
+        rec = JsonResponse(request_type, body, h, url or self.url)
+        t0 = time.monotonic()
+        http = client or self._http
+        try:
+            async with asyncio.timeout(self.target.timeout):
+                async with http.stream("POST", rec.url, content=body, headers=h) as resp:
+                    rec.ttfb = time.monotonic() - t0
+                    rec.status = resp.status_code
+                    rec.headers = list(resp.headers.multi_items())
+                    buf = bytearray()
+                    async for chunk in resp.aiter_bytes():
+                        buf += chunk
+                        if len(buf) > self.max_body:
+                            rec.truncated = True
+                            break
+                    rec.body = bytes(buf)
+        except TimeoutError:
+            rec.transport_error = f"timed out after {self.target.timeout:g} s"
+        except httpx.ConnectError as exc:
+            raise TargetUnreachable(f"cannot connect to {rec.url}: {_reason(exc)}") from None
+        except httpx.HTTPError as exc:
+            rec.transport_error = f"{type(exc).__name__}: {_reason(exc)}"
+        rec.elapsed = time.monotonic() - t0
+        return rec
+
+    @staticmethod
+    def _add_events(rec: RecordedStream, events: list[SSEEvent]) -> None:
+        for ev in events:
+            payload: dict[str, Any] | None = None
+            error = None
+            try:
+                value = json.loads(ev.data)
+                if isinstance(value, dict):
+                    payload = value
+                else:
+                    error = "data is JSON but not an object"
+            except ValueError as exc:
+                error = f"data is not JSON: {exc}"
+            if rec.first_event is None:
+                rec.first_event = ev.t
+            rec.events.append(StreamEvent(ev.t, ev, payload, error))
+
+    # -- one method per request type --------------------------------------------------------
+
+    async def call(
+        self,
+        type_: str,
+        params: Mapping[str, Any],
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        identity: Identity | None | _Default = DEFAULT,
+    ) -> RecordedStream | JsonResponse:
+        body = self.body(type_, params, metadata)
+        if type_ in STREAMING_TYPES:
+            return await self.stream_raw(
+                body, request_type=type_, headers=headers, identity=identity
+            )
+        return await self.request_raw(body, request_type=type_, headers=headers, identity=identity)
+
+    def _ctx_headers(self, context: Mapping[str, Any] | None) -> dict[str, str]:
+        if context and self.target.context_mode in ("headers", "both"):
+            return context_headers(context)
+        return {}
+
+    def _ctx_body(self, context: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        if context and self.target.context_mode in ("body", "both"):
+            return context
+        return None
+
+    async def create_thread(
+        self,
+        text: str,
+        *,
+        context: Mapping[str, Any] | None = None,
+        identity: Identity | None | _Default = DEFAULT,
+        headers: Mapping[str, str] | None = None,
+    ) -> RecordedStream:
+        params = {"input": user_input(text, self._ctx_body(context))}
+        h = {**self._ctx_headers(context), **(headers or {})}
+        body = self.body("threads.create", params)
+        return await self.stream_raw(
+            body, request_type="threads.create", headers=h, identity=identity
+        )
+
+    async def add_user_message(
+        self,
+        thread_id: str,
+        text: str,
+        *,
+        context: Mapping[str, Any] | None = None,
+        identity: Identity | None | _Default = DEFAULT,
+        headers: Mapping[str, str] | None = None,
+    ) -> RecordedStream:
+        params = {"thread_id": thread_id, "input": user_input(text, self._ctx_body(context))}
+        h = {**self._ctx_headers(context), **(headers or {})}
+        body = self.body("threads.add_user_message", params)
+        return await self.stream_raw(
+            body, request_type="threads.add_user_message", headers=h, identity=identity
+        )
+
+    async def _json(self, type_: str, params: Mapping[str, Any], **kw: Any) -> JsonResponse:
+        body = self.body(type_, params)
+        return await self.request_raw(body, request_type=type_, **kw)
+
+    async def get_thread(self, thread_id: str, **kw: Any) -> JsonResponse:
+        return await self._json("threads.get_by_id", {"thread_id": thread_id}, **kw)
+
+    async def list_items(
+        self, thread_id: str, *, limit: int = 100, order: str = "asc", **kw: Any
+    ) -> JsonResponse:
+        params = {"thread_id": thread_id, "limit": limit, "order": order}
+        return await self._json("items.list", params, **kw)
+
+    async def list_threads(self, *, limit: int = 100, order: str = "desc", **kw: Any) -> JsonResponse:
+        return await self._json("threads.list", {"limit": limit, "order": order}, **kw)
+
+    async def update_thread(self, thread_id: str, title: str, **kw: Any) -> JsonResponse:
+        return await self._json("threads.update", {"thread_id": thread_id, "title": title}, **kw)
+
+    async def delete_thread(self, thread_id: str, **kw: Any) -> JsonResponse:
+        return await self._json("threads.delete", {"thread_id": thread_id}, **kw)
+
+    async def retry_after_item(self, thread_id: str, item_id: str, **kw: Any) -> RecordedStream:
+        body = self.body("threads.retry_after_item", {"thread_id": thread_id, "item_id": item_id})
+        return await self.stream_raw(body, request_type="threads.retry_after_item", **kw)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+def _decode_body(body: bytes, encoding: str) -> bytes | None:
+    import gzip
+    import zlib
+
+    try:
+        if encoding == "gzip":
+            return gzip.decompress(body)
+        if encoding == "deflate":
+            return zlib.decompress(body)
+    except (OSError, zlib.error, EOFError):
+        return None
+    return None

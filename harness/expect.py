@@ -1,0 +1,68 @@
+"""Shared verifiers, so each check states its requirement in a few lines (h2spec's verifier.go).
+
+Each raises :class:`CheckFailure` with expected, actual and evidence filled in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.client import Exchange, JsonResponse, RecordedStream
+from harness.redact import curl_command, redact_header
+from harness.results import fail
+
+
+def evidence_of(ex: Exchange) -> str:
+    lines = [f"POST {ex.url}  ({ex.request_type or 'raw'})", f"HTTP {ex.status or '-'}"]
+    for k, v in ex.headers[:12]:
+        lines.append(f"{k}: {redact_header(k, v)}")
+    if ex.transport_error:
+        lines.append(f"transport: {ex.transport_error}")
+    if isinstance(ex, RecordedStream):
+        lines.append(ex.excerpt())
+    elif isinstance(ex, JsonResponse):
+        lines.append(ex.text[:400])
+    return "\n".join(lines)
+
+
+def stream_ok(rec: RecordedStream, what: str = "the stream") -> RecordedStream:
+    """The stream answered 200, as SSE, and ended cleanly with at least one event."""
+    if rec.status != 200 or rec.transport_error or not rec.events:
+        actual = f"HTTP {rec.status or 'no response'}"
+        if rec.transport_error:
+            actual += f", {rec.transport_error}"
+        actual += f", {len(rec.events)} events"
+        fail(
+            f"{what} did not complete",
+            expected="HTTP 200 with a complete event stream",
+            actual=actual,
+            evidence=evidence_of(rec),
+            repro=curl_command(rec),
+        )
+    return rec
+
+
+def json_ok(resp: JsonResponse, what: str) -> Any:
+    data = resp.json
+    if resp.status != 200 or data is None:
+        fail(
+            f"{what} failed",
+            expected="HTTP 200 with a JSON body",
+            actual=f"HTTP {resp.status or resp.transport_error}",
+            evidence=evidence_of(resp),
+            repro=curl_command(resp),
+        )
+    return data
+
+
+def status_4xx(resp: Exchange, what: str, *, allowed: tuple[int, ...] = ()) -> None:
+    ok = 400 <= resp.status < 500 and (not allowed or resp.status in allowed)
+    if not ok:
+        want = " or ".join(map(str, allowed)) if allowed else "a 4xx status"
+        fail(
+            f"{what}: expected {want}",
+            expected=want,
+            actual=f"HTTP {resp.status or resp.transport_error}",
+            evidence=evidence_of(resp),
+            repro=curl_command(resp),
+        )

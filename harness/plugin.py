@@ -1,0 +1,325 @@
+"""The pytest plugin: options, fixtures, selection, and the mapping of reports onto outcomes.
+
+Thin by design: it knows how to turn ``--chatkit-*`` options into a :class:`Target`, how to
+start the bundled reference server when no URL is given, and how to record one
+:class:`CheckResult` per check. Everything else lives in the library modules.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import pytest_asyncio
+
+from harness import __version__
+from harness.client import ChatKitClient, TargetUnreachable
+from harness.issuer import TestIssuer
+from harness.launch import LaunchError, Launched, start_reference_server
+from harness.registry import Level, matches, spec_of
+from harness.results import UNTESTABLE_PREFIX, CheckFailure, CheckResult, Outcome, RunResult
+from harness.target import ConfigError, Target, load_target
+
+COLLECTOR_NAME = "chatkit-results"
+
+# Option name -> Target field. One table, so the CLI and pytest cannot drift apart.
+TARGET_OPTIONS: dict[str, tuple[str, str]] = {
+    "url": ("url", "ChatKit endpoint URL (default: start the bundled reference server)"),
+    "token": ("token", "bearer token of the main test user"),
+    "token-command": ("token_command", "command that prints the bearer token"),
+    "token-b": ("token_b", "bearer token of a second user (isolation checks)"),
+    "cookie": ("cookie", "Cookie header value sent with every request"),
+    "user-header": ("user_header", "plain identity header some deployments trust"),
+    "origin-url": ("origin_url", "the same backend without the proxy, for edge-vs-origin"),
+    "frontend-url": ("frontend_url", "page URL for the browser checks"),
+    "context": ("context_mode", "how context is sent: body, headers or both"),
+    "timeout": ("timeout", "seconds before one request is given up (default 30)"),
+    "ttfb-threshold": ("ttfb_threshold", "warm time-to-first-event limit in s (default 2)"),
+    "cold-start-threshold": ("cold_start_threshold", "cold start limit in s (default 3)"),
+    "start": ("start_command", "command that starts the target (cold-start checks)"),
+    "repeat": ("repeat", "repeat semantic probes N times, decided by majority"),
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("chatkit", "chatkit-harness")
+    for name, (_, help_) in TARGET_OPTIONS.items():
+        group.addoption(f"--chatkit-{name}", dest=f"chatkit_{name.replace('-', '_')}", help=help_)
+    group.addoption(
+        "--chatkit-header",
+        action="append",
+        default=[],
+        help="extra header 'Name: value' for every request (repeatable)",
+    )
+    group.addoption("--chatkit-select", action="append", default=[], help="check id glob")
+    group.addoption("--chatkit-exclude", action="append", default=[], help="check id glob")
+    group.addoption(
+        "--chatkit-strict", action="store_true", help="SHOULD failures fail the run too"
+    )
+    group.addoption(
+        "--chatkit-fault",
+        action="append",
+        default=[],
+        help="start the bundled reference server with this fault mode (repeatable)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "chatkit_check(spec): a chatkit-harness check")
+    if not config.pluginmanager.has_plugin(COLLECTOR_NAME):
+        config.pluginmanager.register(ResultCollector(config), COLLECTOR_NAME)
+
+
+def target_flags(config: pytest.Config) -> dict[str, Any]:
+    flags: dict[str, Any] = {}
+    for name, (field_name, _) in TARGET_OPTIONS.items():
+        value = config.getoption(f"chatkit_{name.replace('-', '_')}")
+        if value is not None:
+            flags[field_name] = value
+    if config.getoption("chatkit_header"):
+        flags["headers"] = config.getoption("chatkit_header")
+    return flags
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    url = config.getoption("chatkit_url") or os.environ.get("CHATKIT_URL")
+    where = url or "the bundled reference server (no --chatkit-url)"
+    return f"chatkit-harness {__version__}: target {where}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    select = config.getoption("chatkit_select")
+    exclude = config.getoption("chatkit_exclude")
+    if not select and not exclude:
+        return
+    keep, drop = [], []
+    for item in items:
+        spec = spec_of(item)
+        if spec is None or matches(spec.id, select, exclude):
+            keep.append(item)
+        else:
+            drop.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+# -- fixtures ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chatkit_issuer() -> Iterator[TestIssuer]:
+    """The harness's test issuer, serving its JWKS on 127.0.0.1 for the whole session."""
+    issuer = TestIssuer()
+    issuer.start()
+    yield issuer
+    issuer.stop()
+
+
+@pytest.fixture(scope="session")
+def chatkit_bundled(request: pytest.FixtureRequest) -> Iterator[Launched | None]:
+    """The bundled reference server, started only when no target URL was given."""
+    config = request.config
+    try:
+        target = load_target(target_flags(config))
+    except ConfigError as exc:
+        raise TargetUnreachable(f"bad configuration: {exc}") from None
+    if target.url:
+        yield None
+        return
+    issuer: TestIssuer = request.getfixturevalue("chatkit_issuer")
+    args = [
+        "--db",
+        ":memory:",
+        "--jwks-url",
+        issuer.jwks_url,
+        "--issuer",
+        issuer.issuer,
+        "--audience",
+        issuer.audience,
+    ]
+    for fault in config.getoption("chatkit_fault"):
+        args += ["--fault", fault]
+    try:
+        launched = start_reference_server(args)
+    except LaunchError as exc:
+        raise TargetUnreachable(str(exc)) from None
+    yield launched
+    launched.stop()
+
+
+@pytest.fixture(scope="session")
+def chatkit_target(
+    request: pytest.FixtureRequest, chatkit_bundled: Launched | None
+) -> Target:
+    """The resolved target; trusts the test issuer's tokens when it is the bundled server."""
+    try:
+        target = load_target(target_flags(request.config))
+    except ConfigError as exc:
+        raise TargetUnreachable(f"bad configuration: {exc}") from None
+    if chatkit_bundled is not None:
+        issuer: TestIssuer = request.getfixturevalue("chatkit_issuer")
+        from dataclasses import replace
+
+        target = replace(
+            target,
+            url=chatkit_bundled.url,
+            token=issuer.mint("alice", name="Alice"),
+            token_b=issuer.mint("bob", name="Bob"),
+            bundled=True,
+        )
+    else:
+        _preflight(target.url)
+    return target
+
+
+def _preflight(url: str) -> None:
+    """Fail fast, with one line, when nothing listens at the target."""
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=5):
+            pass
+    except OSError as exc:
+        raise TargetUnreachable(
+            f"cannot connect to {url}: {exc.strerror or type(exc).__name__}"
+        ) from None
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def chatkit_client(chatkit_target: Target) -> AsyncIterator[ChatKitClient]:
+    """A client acting as the main test user."""
+    async with ChatKitClient(chatkit_target) as client:
+        yield client
+
+
+# -- outcomes ------------------------------------------------------------------------------
+
+HARNESS_ERRORS = (TargetUnreachable, LaunchError, ConfigError)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    spec = spec_of(item)
+    if spec is None:
+        return report
+    report.user_properties.append(("chatkit_id", spec.id))
+    exc = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(exc, HARNESS_ERRORS):
+        report.user_properties.append(("chatkit_harness_error", str(exc)))
+        item.session.shouldstop = str(exc)
+    elif isinstance(exc, AssertionError) and report.when == "call" and report.failed:
+        report.user_properties.append(("chatkit_failure", json.dumps(_failure_fields(exc))))
+        if spec.level is Level.SHOULD and not item.config.getoption("chatkit_strict"):
+            # A broken SHOULD warns: visible everywhere, but pytest's exit status stays green.
+            report.outcome = "passed"
+            report.user_properties.append(("chatkit_outcome", Outcome.WARN.value))
+            report.sections.append(("chatkit warning", str(exc)))
+    elif exc is not None and report.when == "call" and report.failed:
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+        report.user_properties.append(("chatkit_error", message))
+    return report
+
+
+def _failure_fields(exc: AssertionError) -> dict[str, str]:
+    if isinstance(exc, CheckFailure):
+        return {
+            "message": exc.message,
+            "expected": exc.expected,
+            "actual": exc.actual,
+            "evidence": exc.evidence,
+            "repro": exc.repro,
+        }
+    # A plain assert: pytest's rewritten message is the best account we have.
+    return {"message": str(exc).strip()[:2000]}
+
+
+def pytest_report_teststatus(report: pytest.TestReport) -> tuple[str, str, str] | None:
+    if ("chatkit_outcome", Outcome.WARN.value) in report.user_properties:
+        return "warned", "W", "WARN"
+    return None
+
+
+class ResultCollector:
+    """Turns test reports into :class:`CheckResult` objects for the sinks."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.run = RunResult(
+            target=str(config.getoption("chatkit_url") or "bundled reference server"),
+            harness_version=__version__,
+            strict=bool(config.getoption("chatkit_strict")),
+        )
+        self._started = time.monotonic()
+        self._durations: dict[str, float] = {}
+        self.listeners: list[Any] = []  # objects with on_result(CheckResult)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        check_id = props.get("chatkit_id")
+        if check_id is None:
+            return
+        self._durations[report.nodeid] = self._durations.get(report.nodeid, 0.0) + report.duration
+        if "chatkit_harness_error" in props:
+            # Not a verdict on the target: the run as a whole could not happen (exit 2).
+            self.run.harness_error = self.run.harness_error or str(props["chatkit_harness_error"])
+            return
+        outcome = self._outcome(report, props)
+        if outcome is None:
+            return
+        from harness.registry import load_catalogue
+
+        spec = load_catalogue()[str(check_id)]
+        result = CheckResult.from_spec(spec, outcome, self._durations.pop(report.nodeid, 0.0))
+        self._fill(result, report, props)
+        self.run.results.append(result)
+        for listener in self.listeners:
+            listener.on_result(result)
+
+    @staticmethod
+    def _outcome(report: pytest.TestReport, props: dict[str, Any]) -> Outcome | None:
+        if report.when == "setup":
+            if report.skipped:
+                return Outcome.SKIP
+            return Outcome.ERROR if report.failed else None
+        if report.when != "call":
+            return None
+        if props.get("chatkit_outcome") == Outcome.WARN.value:
+            return Outcome.WARN
+        if report.passed:
+            return Outcome.PASS
+        if report.skipped:
+            return Outcome.SKIP
+        return Outcome.FAIL if "chatkit_failure" in props else Outcome.ERROR
+
+    @staticmethod
+    def _fill(result: CheckResult, report: pytest.TestReport, props: dict[str, Any]) -> None:
+        if result.outcome is Outcome.SKIP:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+            reason = str(reason).removeprefix("Skipped: ").removeprefix(UNTESTABLE_PREFIX)
+            result.message = reason
+        elif "chatkit_failure" in props:
+            fields = json.loads(props["chatkit_failure"])
+            result.message = fields.get("message", "")
+            result.expected = fields.get("expected", "")
+            result.actual = fields.get("actual", "")
+            result.evidence = fields.get("evidence", "")
+            result.repro = fields.get("repro", "")
+        elif "chatkit_harness_error" in props:
+            result.message = str(props["chatkit_harness_error"])
+        elif "chatkit_error" in props:
+            result.message = str(props["chatkit_error"])
+        elif result.outcome is Outcome.ERROR:
+            crash = getattr(report.longrepr, "reprcrash", None)
+            result.message = str(getattr(crash, "message", "") or report.longreprtext)[:500]
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.run.duration = time.monotonic() - self._started

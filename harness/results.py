@@ -1,0 +1,143 @@
+"""One result model, several sinks (terminal, JSON, JUnit, annotations).
+
+Checks raise :class:`CheckFailure` (an ``AssertionError``, so pytest shows it natively) carrying
+what was expected, what happened and the evidence. The plugin turns each test report into a
+:class:`CheckResult`; every sink renders the same :class:`RunResult`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any, NoReturn
+
+import pytest
+
+from harness.registry import CheckSpec
+
+SCHEMA_VERSION = 1
+
+
+class Outcome(str, enum.Enum):
+    PASS = "pass"
+    FAIL = "fail"  # a MUST check is broken
+    WARN = "warn"  # a SHOULD check is broken
+    SKIP = "skip-untestable"  # a precondition the user did not provide
+    ERROR = "error"  # the harness itself broke
+    BASELINED = "baselined"  # a known failure listed in the baseline file
+
+
+class CheckFailure(AssertionError):
+    """The target violated a check. ``evidence`` is shown under the failure and kept in reports."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expected: str = "",
+        actual: str = "",
+        evidence: str = "",
+        repro: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.expected = expected
+        self.actual = actual
+        self.evidence = evidence
+        self.repro = repro
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.expected:
+            parts.append(f"Expected: {self.expected}")
+        if self.actual:
+            parts.append(f"Actual:   {self.actual}")
+        if self.evidence:
+            parts.append("Evidence:\n" + self.evidence)
+        return "\n".join(parts)
+
+
+def fail(
+    message: str,
+    *,
+    expected: str = "",
+    actual: str = "",
+    evidence: str = "",
+    repro: str = "",
+) -> NoReturn:
+    raise CheckFailure(message, expected=expected, actual=actual, evidence=evidence, repro=repro)
+
+
+UNTESTABLE_PREFIX = "untestable: "
+
+
+def untestable(reason: str) -> NoReturn:
+    """Skip a check whose precondition is missing; ``reason`` names the option that enables it."""
+    pytest.skip(UNTESTABLE_PREFIX + reason)
+
+
+@dataclass
+class CheckResult:
+    id: str
+    title: str
+    area: str
+    level: str
+    outcome: Outcome
+    duration: float
+    pitfall: str
+    fix: str
+    ref: str
+    message: str = ""
+    expected: str = ""
+    actual: str = ""
+    evidence: str = ""
+    repro: str = ""
+    baseline_reason: str = ""
+
+    @classmethod
+    def from_spec(cls, spec: CheckSpec, outcome: Outcome, duration: float) -> CheckResult:
+        return cls(
+            id=spec.id,
+            title=spec.title,
+            area=spec.area,
+            level=spec.level.value,
+            outcome=outcome,
+            duration=duration,
+            pitfall=spec.pitfall,
+            fix=spec.fix,
+            ref=spec.ref,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["outcome"] = self.outcome.value
+        return data
+
+
+@dataclass
+class RunResult:
+    target: str
+    harness_version: str
+    results: list[CheckResult] = field(default_factory=list)
+    duration: float = 0.0
+    strict: bool = False
+    stale_baseline: list[str] = field(default_factory=list)
+    harness_error: str = ""
+
+    def counts(self) -> dict[str, int]:
+        out = {o.value: 0 for o in Outcome}
+        for r in self.results:
+            out[r.outcome.value] += 1
+        return out
+
+    @property
+    def exit_code(self) -> int:
+        """0 every MUST check passed; 1 a check failed; 2 the harness could not run."""
+        if self.harness_error:
+            return 2
+        broken = (Outcome.FAIL, Outcome.ERROR)
+        if any(r.outcome in broken for r in self.results) or self.stale_baseline:
+            return 1
+        if self.strict and any(r.outcome is Outcome.WARN for r in self.results):
+            return 1
+        return 0

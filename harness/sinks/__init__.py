@@ -1,0 +1,1 @@
+"""Renderers of one :class:`harness.results.RunResult`: terminal, JSON, JUnit, annotations."""

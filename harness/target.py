@@ -1,0 +1,175 @@
+"""What the harness points at: the target description and where its settings come from.
+
+Precedence, highest first: CLI flags (or pytest ``--chatkit-*`` options), ``CHATKIT_*``
+environment variables, ``[tool.chatkit-harness]`` in the ``pyproject.toml`` of the current
+directory. Every field has one name used in all three places (``token_command`` is
+``--token-command``, ``CHATKIT_TOKEN_COMMAND`` and ``token-command``).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+ContextMode = Literal["body", "headers", "both"]
+
+
+class ConfigError(Exception):
+    """The harness was configured wrongly; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """How one user authenticates: the headers every request of theirs carries."""
+
+    name: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    token: str | None = None  # the bearer token, kept apart so it can be redacted
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str = ""
+    token: str | None = None
+    token_command: str | None = None
+    token_b: str | None = None  # a second user, for isolation and spoofing checks
+    cookie: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    user_header: str = "X-User-ID"  # the plain identity header some deployments trust
+    origin_url: str | None = None  # the same backend without the proxy in front
+    frontend_url: str | None = None
+    context_mode: ContextMode = "body"
+    timeout: float = 30.0
+    ttfb_threshold: float = 2.0
+    cold_start_threshold: float = 3.0
+    start_command: str | None = None
+    repeat: int = 1
+    bundled: bool = False  # the harness started the bundled reference server itself
+
+    def __post_init__(self) -> None:
+        if self.url:
+            parts = urlsplit(self.url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ConfigError(f"target URL {self.url!r} is not an http(s) URL")
+        if self.context_mode not in ("body", "headers", "both"):
+            raise ConfigError(f"context mode {self.context_mode!r} is not body, headers or both")
+        if self.timeout <= 0:
+            raise ConfigError("timeout must be positive")
+        if self.repeat < 1:
+            raise ConfigError("repeat must be at least 1")
+
+    def resolved_token(self) -> str | None:
+        if self.token or not self.token_command:
+            return self.token
+        try:
+            out = subprocess.run(
+                shlex.split(self.token_command),
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise ConfigError(f"token command failed: {type(exc).__name__}") from None
+        return out.stdout.strip() or None
+
+    def identity(self, which: Literal["a", "b"] = "a") -> Identity | None:
+        token = self.resolved_token() if which == "a" else self.token_b
+        if token is None and which == "b":
+            return None
+        headers: dict[str, str] = {}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if self.cookie and which == "a":
+            headers["Cookie"] = self.cookie
+        return Identity(name=which, headers=headers, token=token)
+
+    def secrets(self) -> list[str]:
+        """Every value that must never appear unredacted in output."""
+        vals = [self.token, self.token_b, self.cookie]
+        vals += [v for k, v in self.headers.items() if k.lower() in _SECRET_HEADERS]
+        return [v for v in vals if v]
+
+
+_SECRET_HEADERS = {"authorization", "cookie", "x-api-key", "api-key", "proxy-authorization"}
+
+_FLOAT = {"timeout", "ttfb_threshold", "cold_start_threshold"}
+_INT = {"repeat"}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    try:
+        if name in _FLOAT:
+            return float(value)
+        if name in _INT:
+            return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name.replace('_', '-')} must be a number, got {value!r}") from None
+    if name == "headers":
+        return parse_headers(value)
+    return value
+
+
+def parse_headers(value: Any) -> dict[str, str]:
+    """Headers from a mapping, a list of 'Name: value', or a string of them separated by ';'."""
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    items = value.split(";") if isinstance(value, str) else list(value)
+    out: dict[str, str] = {}
+    for item in items:
+        if not str(item).strip():
+            continue
+        name, sep, val = str(item).partition(":")
+        if not sep or not name.strip():
+            raise ConfigError(f"header {item!r} is not of the form 'Name: value'")
+        out[name.strip()] = val.strip()
+    return out
+
+
+def _from_pyproject(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    section = data.get("tool", {}).get("chatkit-harness", {})
+    return {k.replace("-", "_"): v for k, v in section.items()}
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(Target):
+        key = "CHATKIT_" + f.name.upper()
+        if key in env and env[key] != "":
+            out[f.name] = env[key]
+    return out
+
+
+def load_target(
+    flags: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    pyproject: Path | None = None,
+) -> Target:
+    """Merge the three sources; ``flags`` holds only what the user actually passed."""
+    env = os.environ if env is None else env
+    merged: dict[str, Any] = {}
+    merged.update(_from_pyproject(pyproject or Path.cwd() / "pyproject.toml"))
+    merged.update(_from_env(env))
+    merged.update({k: v for k, v in flags.items() if v is not None})
+    known = {f.name for f in fields(Target)}
+    unknown = sorted(set(merged) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting {unknown[0].replace('_', '-')!r}")
+    return Target(**{k: _coerce(k, v) for k, v in merged.items()})
+
+
+def with_url(target: Target, url: str, **changes: Any) -> Target:
+    return replace(target, url=url, **changes)
