@@ -127,9 +127,13 @@ class ModelStub:
             return self
         # Binding here, not in uvicorn, gives the real port before the thread runs and turns
         # "address in use" into an OSError the caller can report.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose
+        # proto says TCP, and without it each event written after the first waits out the
+        # client's delayed ACK (~40 ms), which would swamp the token schedule.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.bind((HOST, self._requested_port))
             sock.listen(128)
         except OSError:
