@@ -1,0 +1,134 @@
+"""The ChatKitServer subclass: history from the store, context into the instructions.
+
+respond() is the one correct path the seed gets wrong in several ways; each fault
+that concerns what the model sees is a small branch right where it happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from agents import Agent, Runner, set_tracing_disabled
+from agents.models.interface import Model
+from chatkit.agents import AgentContext, simple_to_agent_input, stream_agent_response
+from chatkit.server import ChatKitServer
+from chatkit.types import (
+    AssistantMessageContentPartTextDelta,
+    ThreadItem,
+    ThreadItemUpdatedEvent,
+    ThreadMetadata,
+    ThreadStreamEvent,
+    UserMessageItem,
+)
+
+from .config import ServerConfig
+from .context import PageContext, RequestContext
+from .faults import Fault
+from .item_ids import AssistantIdRewriter
+from .prompt import build_instructions
+from .store import SqlStore
+
+# thread.metadata key holding the last user/page context seen on the thread, so turns
+# without any (retry, tool output, a client that sends context only once) still have it.
+CONTEXT_KEY = "request_context"
+
+
+def remember_context(
+    thread: ThreadMetadata, context: RequestContext
+) -> tuple[str | None, PageContext | None]:
+    """Merge this request's user/page context over the thread's saved one; save the result."""
+    saved: dict[str, Any] = thread.metadata.get(CONTEXT_KEY) or {}
+    saved_page = PageContext.from_any(saved.get("page"))
+    user_name = context.user_name or saved.get("user_name")
+    page = context.page.merged_over(saved_page) if context.page else saved_page
+    current = {
+        "user_name": user_name,
+        "page": page.model_dump(exclude_none=True) if page else None,
+    }
+    if current != saved:
+        # Changing thread.metadata makes the SDK save the thread after the next event.
+        thread.metadata[CONTEXT_KEY] = current
+    return user_name, page
+
+
+def _is_text_delta(event: ThreadStreamEvent) -> bool:
+    return isinstance(event, ThreadItemUpdatedEvent) and isinstance(
+        event.update, AssistantMessageContentPartTextDelta
+    )
+
+
+class ReferenceChatServer(ChatKitServer[RequestContext]):
+    """A correct ChatKit server around an agents Agent, plus the model-side faults."""
+
+    def __init__(self, store: SqlStore, cfg: ServerConfig, model: Model) -> None:
+        super().__init__(store)
+        self.sql_store = store
+        self.cfg = cfg
+        self.model = model
+        # No tracing export: the offline model must not reach any network.
+        set_tracing_disabled(True)
+
+    async def _thread_items(
+        self, thread: ThreadMetadata, context: RequestContext
+    ) -> list[ThreadItem]:
+        """The newest ``history_limit`` items, oldest first (ends with the new user message)."""
+        page = await self.store.load_thread_items(
+            thread.id, None, self.cfg.history_limit, "desc", context
+        )
+        return list(reversed(page.data))
+
+    def _user_and_page(
+        self, thread: ThreadMetadata, context: RequestContext
+    ) -> tuple[str | None, PageContext | None]:
+        if self.cfg.has(Fault.DROP_METADATA):
+            # The seed: context.metadata.get('userInfo') -- a dict nothing ever fills.
+            user_info = context.metadata.get("userInfo", {})
+            return user_info.get("name"), PageContext.from_any(context.metadata.get("pageContext"))
+        return remember_context(thread, context)
+
+    async def respond(
+        self,
+        thread: ThreadMetadata,
+        input_user_message: UserMessageItem | None,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """Run the agent over the thread's history and stream its reply."""
+        cfg = self.cfg
+        # The new user message is already stored, so the history ends with it.
+        items = await self._thread_items(thread, context)
+        extra_lines: list[str] = []
+        if cfg.has(Fault.NO_HISTORY):
+            items = [input_user_message] if input_user_message else []
+        elif cfg.has(Fault.DUPLICATE_LAST_MESSAGE) and input_user_message:
+            items = [*items, input_user_message]
+        elif cfg.has(Fault.HISTORY_AS_REPR):
+            extra_lines = [f"{item.type}: {getattr(item, 'content', '')}" for item in items]
+            items = [input_user_message] if input_user_message else []
+        if cfg.has(Fault.TOKEN_IN_PROMPT):
+            extra_lines.append(f"access_token={context.access_token}")
+
+        user_name, page = self._user_and_page(thread, context)
+        agent = Agent[AgentContext[RequestContext]](
+            name="ChatKit reference assistant",
+            instructions=build_instructions(context.user_id, user_name, page, extra_lines),
+            model=self.model,
+        )
+        agent_context = AgentContext[RequestContext](
+            thread=thread, store=self.store, request_context=context
+        )
+        result = Runner.run_streamed(
+            agent, await simple_to_agent_input(items), context=agent_context
+        )
+        rewrite_id = AssistantIdRewriter(
+            lambda: self.store.generate_item_id("message", thread, context),
+            force_fake=cfg.has(Fault.FAKE_ITEM_IDS),
+        )
+        first_token = True
+        async for event in stream_agent_response(agent_context, result):
+            if first_token and _is_text_delta(event):
+                first_token = False
+                if cfg.has(Fault.SLOW_FIRST_TOKEN):
+                    await asyncio.sleep(cfg.slow_first_token_seconds)
+            yield rewrite_id(event)

@@ -1,0 +1,91 @@
+"""Database plumbing: URL normalisation, the async engine, and the table layout."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
+# BIGINT autoincrements on PostgreSQL; SQLite only autoincrements INTEGER PRIMARY KEY.
+_SEQ = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def normalize_database_url(url: str) -> str:
+    """The seed's rewrite: plain ``postgresql://`` (or ``postgres://``) to asyncpg."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+asyncpg://" + url[len(plain) :]
+    if url.startswith("sqlite://") and not url.startswith("sqlite+"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    return url
+
+
+def sqlite_url(path: str) -> str:
+    """The aiosqlite URL for a file path or ``:memory:``."""
+    if path == ":memory:":
+        return "sqlite+aiosqlite:///:memory:"
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """An async engine; in-memory SQLite shares one connection so all sessions see one DB."""
+    if url.startswith("sqlite") and (":memory:" in url or url.endswith("://")):
+        return create_async_engine(
+            url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    if url.startswith("sqlite"):
+        return create_async_engine(url, connect_args={"timeout": 30})
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+class Tables:
+    """The three tables, named with a prefix so test runs can share one database."""
+
+    def __init__(self, prefix: str) -> None:
+        if not _PREFIX.match(prefix):
+            raise ValueError(f"table prefix {prefix!r} must be a short SQL identifier")
+        self.metadata = MetaData()
+        # seq is a monotonic insertion counter: items created within the same
+        # microsecond (same created_at) still come back in insertion order.
+        self.threads = Table(
+            f"{prefix}threads",
+            self.metadata,
+            Column("seq", _SEQ, primary_key=True, autoincrement=True),
+            Column("id", String(128), nullable=False, unique=True),
+            Column("user_id", String(256), nullable=False),
+            Column("created_at", DateTime(), nullable=False),
+            Column("data", Text(), nullable=False),
+            Index(f"{prefix}threads_user_order", "user_id", "created_at", "seq"),
+        )
+        self.items = Table(
+            f"{prefix}items",
+            self.metadata,
+            Column("seq", _SEQ, primary_key=True, autoincrement=True),
+            Column("id", String(128), nullable=False),
+            Column("thread_id", String(128), nullable=False),
+            Column("created_at", DateTime(), nullable=False),
+            Column("data", Text(), nullable=False),
+            UniqueConstraint("thread_id", "id", name=f"{prefix}items_thread_item"),
+            Index(f"{prefix}items_thread_order", "thread_id", "created_at", "seq"),
+        )
+        self.attachments = Table(
+            f"{prefix}attachments",
+            self.metadata,
+            Column("id", String(128), primary_key=True),
+            Column("user_id", String(256), nullable=False),
+            Column("data", Text(), nullable=False),
+        )

@@ -1,0 +1,208 @@
+"""The ``POST /chatkit`` handler: everything the SDK's process() does not do itself.
+
+Order of checks (each answers with a complete JSON response, so the keep-alive
+connection stays usable): read the whole body -> authenticate -> size (413) ->
+JSON (400) -> ChatKit request validation (400) -> thread exists for this user
+(404) -> process(). A stream starts only once its first event exists, so every
+error that happens before respond() still becomes a JSON status, not a broken 200.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from chatkit.server import StreamingResult
+from chatkit.store import NotFoundError
+from chatkit.types import ChatKitReq, is_streaming_req
+from pydantic import TypeAdapter, ValidationError
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from .auth import AuthError, Identity, TokenVerifier, authenticate
+from .chat_server import ReferenceChatServer
+from .config import ServerConfig
+from .context import RequestContext, extract_user_and_page
+from .errors import auth_error_response, json_error
+from .faults import Fault
+from .sse import sse_response
+from .store import SqlStore
+
+log = logging.getLogger("reference_server")
+_REQUEST = TypeAdapter[ChatKitReq](ChatKitReq)
+# Beyond this much we stop draining an oversized body and close the connection.
+DRAIN_LIMIT = 64 * 1024 * 1024
+UNSUPPORTED = {"attachments.create", "attachments.delete", "input.transcribe"}
+STREAM_ERROR_FRAME = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
+
+
+async def read_body(request: Request, limit: int) -> tuple[bytes, bool, bool]:
+    """(body, too_large, fully_read): the body is always drained so the connection survives."""
+    declared = request.headers.get("content-length", "")
+    too_large = declared.isdigit() and int(declared) > limit
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            too_large = True
+        if not too_large:
+            chunks.append(chunk)
+        if size > DRAIN_LIMIT:
+            return b"", True, False
+    return b"".join(chunks), too_large, True
+
+
+def _validation_detail(exc: ValidationError) -> str:
+    errors = exc.errors()
+    if not errors:
+        return str(exc)
+    where = ".".join(str(part) for part in errors[0]["loc"]) or "(root)"
+    return f"{exc.error_count()} validation error(s); first at {where}: {errors[0]['msg']}"
+
+
+class ChatKitEndpoint:
+    """State shared by all /chatkit requests of one app."""
+
+    def __init__(
+        self,
+        cfg: ServerConfig,
+        store: SqlStore,
+        server: ReferenceChatServer,
+        verifier: TokenVerifier,
+    ) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.server = server
+        self.verifier = verifier
+        self._cold = cfg.has(Fault.COLD_START)
+        self._cold_lock = asyncio.Lock()
+
+    async def _cold_start(self) -> None:
+        # cold-start fault: the first request pays for connecting an unwarmed database.
+        async with self._cold_lock:
+            if self._cold:
+                await asyncio.sleep(self.cfg.cold_start_seconds)
+                self._cold = False
+
+    async def handle(self, request: Request) -> Response:
+        """Answer one ChatKit request; never raises except under the bare-500 fault."""
+        try:
+            return await self._handle(request)
+        except Exception:
+            if self.cfg.has(Fault.BARE_500):
+                # The SDK's default wiring: the framework's bare 500, connection dropped.
+                log.exception("unhandled error (bare-500 fault)")
+                return PlainTextResponse(
+                    "Internal Server Error", status_code=500, headers={"Connection": "close"}
+                )
+            log.exception("internal error while handling a ChatKit request")
+            return json_error(500, "internal", "unexpected server error")
+
+    async def _handle(self, request: Request) -> Response:
+        cfg = self.cfg
+        body, too_large, fully_read = await read_body(request, cfg.max_body_bytes)
+        if self._cold:
+            await self._cold_start()
+        try:
+            identity = await authenticate(request.headers, cfg, self.verifier)
+        except AuthError as exc:
+            return auth_error_response(exc)
+        request.state.user = identity.user_id
+        if too_large:
+            headers = None if fully_read else {"Connection": "close"}
+            return json_error(
+                413, "payload_too_large", f"body exceeds {cfg.max_body_bytes} bytes", headers
+            )
+        try:
+            raw: Any = json.loads(body)
+        except ValueError as exc:
+            if not cfg.has(Fault.BARE_500):
+                return json_error(400, "invalid_json", f"body is not JSON: {exc}")
+            raw = None
+        request_type = raw.get("type") if isinstance(raw, dict) else None
+        if isinstance(request_type, str):
+            request.state.request_type = request_type
+        context = self._context(raw, request, identity)
+        if cfg.has(Fault.BARE_500):
+            # No validation or existence check in front of process(): its exceptions
+            # surface as the bare 500 above, or break a stream already under way.
+            result = await self.server.process(body, context)
+            if isinstance(result, StreamingResult):
+                return await sse_response(result.json_events, cfg)
+            return Response(content=result.json, media_type="application/json")
+        return await self._validated(body, context)
+
+    def _context(self, raw: Any, request: Request, identity: Identity) -> RequestContext:
+        user_name, page = extract_user_and_page(raw, request.headers, identity.claims)
+        return RequestContext(
+            user_id=identity.user_id,
+            user_name=user_name,
+            page=page,
+            request_type=getattr(request.state, "request_type", None),
+            access_token=identity.token,
+        )
+
+    async def _validated(self, body: bytes, context: RequestContext) -> Response:
+        try:
+            parsed = _REQUEST.validate_json(body)
+        except ValidationError as exc:
+            return json_error(400, "invalid_request", _validation_detail(exc))
+        if parsed.type in UNSUPPORTED:
+            return json_error(
+                501, "not_implemented", f"{parsed.type} is not supported by this server"
+            )
+        streaming = is_streaming_req(parsed)
+        thread_id = getattr(parsed.params, "thread_id", None)
+        skip_check = streaming and self.cfg.has(Fault.CUT_STREAM_ON_MISSING_THREAD)
+        if isinstance(thread_id, str) and not skip_check:
+            try:
+                await self.store.load_thread(thread_id, context)
+            except NotFoundError:
+                return json_error(404, "not_found", f"thread {thread_id} not found")
+        try:
+            result = await self.server.process(body, context)
+        except NotFoundError as exc:
+            return json_error(404, "not_found", str(exc) or "not found")
+        except NotImplementedError as exc:
+            return json_error(501, "not_implemented", str(exc) or "not implemented")
+        except ValueError as exc:
+            return json_error(400, "invalid_request", str(exc))
+        if isinstance(result, StreamingResult):
+            return await self._stream(result.json_events)
+        return Response(content=result.json, media_type="application/json")
+
+    async def _stream(self, events: AsyncIterator[bytes]) -> Response:
+        """Start the SSE response only once the first event exists."""
+        try:
+            first = await anext(events)
+        except StopAsyncIteration:
+            first = b""
+        except NotFoundError as exc:
+            if self.cfg.has(Fault.CUT_STREAM_ON_MISSING_THREAD):
+                return await sse_response(_nothing(), self.cfg)  # 200, then silence
+            return json_error(404, "not_found", str(exc) or "not found")
+        except ValueError as exc:
+            return json_error(400, "invalid_request", str(exc))
+        return await sse_response(_rest(first, events), self.cfg)
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""  # pragma: no cover  (makes this an async generator)
+
+
+async def _rest(first: bytes, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """``first`` then the remaining events; a late failure ends with an error event."""
+    if first:
+        yield first
+    try:
+        async for chunk in events:
+            yield chunk
+    except Exception:
+        # Headers are gone: the only honest signal left is ChatKit's own error event.
+        log.exception("stream failed after it started")
+        yield STREAM_ERROR_FRAME

@@ -1,0 +1,98 @@
+"""Named fault modes: each one breaks the correct server at exactly one spot.
+
+The reference server is correct by default. A fault is a deliberate, documented
+pitfall taken from the seed integration guide or from ChatKit issues, switched on
+with ``--fault NAME``. The code that implements a fault lives at the place it
+breaks (``if Fault.NO_HISTORY in cfg.faults: ...``); this module only names them.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Fault(str, Enum):
+    """A deliberate break of the correct reference server (value = CLI name)."""
+
+    NO_HISTORY = "no-history"
+    DROP_METADATA = "drop-metadata"
+    NO_AUTH = "no-auth"
+    ACCEPT_ALG_NONE = "accept-alg-none"
+    ACCEPT_EXPIRED = "accept-expired"
+    IGNORE_AUDIENCE = "ignore-audience"
+    IGNORE_KID = "ignore-kid"
+    SHARED_THREADS = "shared-threads"
+    TRUST_USER_HEADER = "trust-user-header"
+    BUFFERED_STREAM = "buffered-stream"
+    GZIP_STREAM = "gzip-stream"
+    NO_CACHE_HEADERS = "no-cache-headers"
+    COLD_START = "cold-start"
+    BARE_500 = "bare-500"
+    FAKE_ITEM_IDS = "fake-item-ids"
+    INVENTED_EVENTS = "invented-events"
+    CUT_STREAM_ON_MISSING_THREAD = "cut-stream-on-missing-thread"
+    TOKEN_IN_PROMPT = "token-in-prompt"
+    DUPLICATE_LAST_MESSAGE = "duplicate-last-message"
+    HISTORY_AS_REPR = "history-as-repr"
+    NO_DELETE = "no-delete"
+    SLOW_FIRST_TOKEN = "slow-first-token"
+
+    @property
+    def description(self) -> str:
+        """One line saying what the fault breaks."""
+        return DESCRIPTIONS[self]
+
+
+DESCRIPTIONS: dict[Fault, str] = {
+    Fault.NO_HISTORY: "respond() sends only the new user message to the agent "
+    "(chatkit-python #23: the bot forgets the conversation)",
+    Fault.DROP_METADATA: "reads context.metadata that nothing fills: user info and page "
+    "context (body or headers) never reach the instructions",
+    Fault.NO_AUTH: "accepts requests without a token; the user id comes from X-User-ID "
+    "or 'anonymous'",
+    Fault.ACCEPT_ALG_NONE: "accepts unsigned alg=none tokens (other bad tokens still fail)",
+    Fault.ACCEPT_EXPIRED: "does not check the token's exp claim",
+    Fault.IGNORE_AUDIENCE: "does not check the token's aud claim",
+    Fault.IGNORE_KID: "the seed's python-jose jwt.decode(token, jwks) that tries every key "
+    "and ignores the kid",
+    Fault.SHARED_THREADS: "the store is not scoped by user: anyone can read, change or "
+    "delete anyone's thread",
+    Fault.TRUST_USER_HEADER: "the user id is taken from the X-User-ID header when present, "
+    "overriding the token's subject",
+    Fault.BUFFERED_STREAM: "the whole SSE body is collected and sent at once at the end",
+    Fault.GZIP_STREAM: "the event stream is gzip-compressed (Content-Encoding: gzip) and "
+    "arrives in one piece",
+    Fault.NO_CACHE_HEADERS: "no Cache-Control / X-Accel-Buffering headers on the stream",
+    Fault.COLD_START: "the first /chatkit request waits --cold-start-seconds like an "
+    "unwarmed serverless database",
+    Fault.BARE_500: "the SDK's default wiring: bad bodies give a bare 500 and a closed "
+    "connection, an unknown thread on a stream gives 200 then a broken stream",
+    Fault.FAKE_ITEM_IDS: "every assistant message gets the item id __fake_id__ "
+    "(chatkit-python #36)",
+    Fault.INVENTED_EVENTS: "emits extra thread.message.delta events, which are not ChatKit "
+    "event types",
+    Fault.CUT_STREAM_ON_MISSING_THREAD: "a streaming request for an unknown thread gets 200 "
+    "and an empty stream, no error event",
+    Fault.TOKEN_IN_PROMPT: "the user's access token is written into the agent instructions",
+    Fault.DUPLICATE_LAST_MESSAGE: "the new user message is sent to the model twice "
+    "(history plus the input message again)",
+    Fault.HISTORY_AS_REPR: "history goes into the instructions as object reprs instead of "
+    "input items; the agent input is only the current message",
+    Fault.NO_DELETE: "threads.delete answers {} but deletes nothing",
+    Fault.SLOW_FIRST_TOKEN: "the first token of every reply waits 3 s",
+}
+
+
+def parse_fault(name: str) -> Fault:
+    """Return the fault called ``name``; raise ValueError naming the valid ones."""
+    try:
+        return Fault(name)
+    except ValueError:
+        valid = ", ".join(f.value for f in Fault)
+        raise ValueError(f"unknown fault {name!r} (valid: {valid})") from None
+
+
+def list_faults() -> str:
+    """The ``--list`` text: one fault per line, name then what it breaks."""
+    width = max(len(f.value) for f in Fault)
+    return "\n".join(f"{f.value:<{width}}  {f.description}" for f in Fault)

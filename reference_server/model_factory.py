@@ -1,0 +1,28 @@
+"""The agents Model behind the assistant: offline (default) or OpenAI."""
+
+from __future__ import annotations
+
+from agents.models.interface import Model
+
+from .config import ServerConfig
+from .offline_model import OfflineModel
+
+
+class ModelConfigError(Exception):
+    """The chosen model cannot be set up (e.g. no OPENAI_API_KEY)."""
+
+
+def build_model(cfg: ServerConfig) -> Model:
+    """The Model for ``cfg.model``; OpenAI modes honour OPENAI_API_KEY and OPENAI_BASE_URL."""
+    if cfg.model == "offline":
+        return OfflineModel(token_delay=cfg.token_delay)
+    from agents import OpenAIChatCompletionsModel, OpenAIResponsesModel
+    from openai import AsyncOpenAI, OpenAIError
+
+    try:
+        client = AsyncOpenAI()  # reads OPENAI_API_KEY and OPENAI_BASE_URL
+    except OpenAIError as exc:
+        raise ModelConfigError(f"--model {cfg.model} needs OPENAI_API_KEY: {exc}") from None
+    if cfg.model == "openai":
+        return OpenAIResponsesModel(model=cfg.openai_model, openai_client=client)
+    return OpenAIChatCompletionsModel(model=cfg.openai_model, openai_client=client)

@@ -1,0 +1,64 @@
+"""Turning the SDK's SSE byte stream into an HTTP response, and the stream faults.
+
+The correct response streams each ``data: ...\\n\\n`` frame as it is produced, with
+headers that tell proxies not to buffer or transform it. buffered-stream,
+gzip-stream, no-cache-headers and invented-events each change one of those things.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import AsyncIterator
+
+from starlette.responses import Response, StreamingResponse
+
+from .config import ServerConfig
+from .faults import Fault
+
+SSE_CONTENT_TYPE = "text/event-stream"
+# no-transform stops compressing proxies; X-Accel-Buffering stops nginx buffering.
+NO_BUFFERING_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
+
+
+async def with_invented_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """After every text delta, an extra ``thread.message.delta`` frame (not a ChatKit type)."""
+    async for chunk in chunks:
+        yield chunk
+        if b"assistant_message.content_part.text_delta" not in chunk:
+            continue
+        event = json.loads(chunk.removeprefix(b"data: "))
+        invented = {
+            "type": "thread.message.delta",
+            "item_id": event.get("item_id"),
+            "delta": event.get("update", {}).get("delta", ""),
+        }
+        yield b"data: " + json.dumps(invented, separators=(",", ":")).encode() + b"\n\n"
+
+
+async def _gzipped(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    # No Z_SYNC_FLUSH between events, as compression middleware typically does: zlib
+    # keeps the small frames in its window, so they come out together at the end.
+    compressor = zlib.compressobj(wbits=31)  # 31: gzip container
+    async for chunk in chunks:
+        out = compressor.compress(chunk)
+        if out:
+            yield out
+    yield compressor.flush()
+
+
+async def sse_response(chunks: AsyncIterator[bytes], cfg: ServerConfig) -> Response:
+    """The HTTP response carrying ``chunks`` (already framed as SSE)."""
+    headers = {"Content-Type": SSE_CONTENT_TYPE}
+    if not cfg.has(Fault.NO_CACHE_HEADERS):
+        headers.update(NO_BUFFERING_HEADERS)
+    if cfg.has(Fault.INVENTED_EVENTS):
+        chunks = with_invented_events(chunks)
+    if cfg.has(Fault.BUFFERED_STREAM):
+        # Like a buffering proxy: nothing is sent until the last event exists.
+        body = b"".join([chunk async for chunk in chunks])
+        return Response(content=body, headers=headers)
+    if cfg.has(Fault.GZIP_STREAM):
+        headers["Content-Encoding"] = "gzip"
+        return StreamingResponse(_gzipped(chunks), headers=headers)
+    return StreamingResponse(chunks, headers=headers)

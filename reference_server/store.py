@@ -1,0 +1,346 @@
+"""SqlStore: the chatkit Store on SQLAlchemy async (SQLite by default, PostgreSQL too).
+
+Every operation is scoped to ``context.user_id``: another user's thread (or
+attachment) behaves exactly like a missing one, NotFoundError, for every method.
+Thread and item bodies are stored as JSON and re-validated with the SDK's own
+pydantic models on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from chatkit.store import NotFoundError, Store, StoreItemType
+from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
+from pydantic import TypeAdapter
+from sqlalchemy import Select, Table, and_, delete, insert, or_, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .context import RequestContext
+from .db import Tables, make_engine
+from .faults import Fault
+
+_ITEM = TypeAdapter[ThreadItem](ThreadItem)
+_ATTACHMENT = TypeAdapter[Attachment](Attachment)
+_ID_PREFIXES: dict[StoreItemType, str] = {
+    "thread": "thr",
+    "message": "msg",
+    "tool_call": "tc",
+    "workflow": "wf",
+    "task": "tsk",
+    "attachment": "atc",
+    "sdk_hidden_context": "shcx",
+}
+
+
+def new_id(item_type: StoreItemType) -> str:
+    """``<prefix>_<32 hex>``: the SDK's 8 hex chars collide in a large store."""
+    return f"{_ID_PREFIXES[item_type]}_{uuid.uuid4().hex}"
+
+
+def _naive(moment: datetime) -> datetime:
+    # The SDK stamps naive local datetimes; store aware ones as naive UTC so the
+    # column type is the same on SQLite and PostgreSQL.
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+class SqlStore(Store[RequestContext]):
+    """A user-scoped chatkit Store over one SQLAlchemy async engine."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        table_prefix: str = "chatkit_",
+        faults: frozenset[Fault] = frozenset(),
+    ) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.tables = Tables(table_prefix)
+        self.scoped = Fault.SHARED_THREADS not in faults
+        self.no_delete = Fault.NO_DELETE in faults
+        # SQLite has one writer at a time (and :memory: shares one connection), so
+        # operations are serialised in-process instead of failing with "locked".
+        self._lock: asyncio.Lock | None = asyncio.Lock() if url.startswith("sqlite") else None
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self, *, warm: bool = True) -> None:
+        """Create the tables; with ``warm``, run ``SELECT 1`` so the pool holds a connection."""
+        database = make_url(self.url).database
+        if self.url.startswith("sqlite") and database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        async with self._tx() as conn:
+            await conn.run_sync(self.tables.metadata.create_all)
+        if warm:
+            async with self._tx() as conn:
+                await conn.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        """Release every pooled connection."""
+        await self.engine.dispose()
+
+    async def drop_tables(self) -> None:
+        """Drop this store's tables (tests clean up shared PostgreSQL databases with it)."""
+        async with self._tx() as conn:
+            await conn.run_sync(self.tables.metadata.drop_all)
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncConnection]:
+        if self._lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._lock, self.engine.begin() as conn:
+            yield conn
+
+    # -- ids ---------------------------------------------------------------------
+
+    def generate_thread_id(self, context: RequestContext) -> str:
+        """``thr_`` + 32 hex digits."""
+        return new_id("thread")
+
+    def generate_item_id(
+        self, item_type: StoreItemType, thread: ThreadMetadata, context: RequestContext
+    ) -> str:
+        """``<type prefix>_`` + 32 hex digits."""
+        return new_id(item_type)
+
+    # -- scoping -----------------------------------------------------------------
+
+    def _owned(self, stmt: Select[Any], table: Table, context: RequestContext) -> Select[Any]:
+        if not self.scoped:
+            return stmt  # shared-threads fault: every user sees every row
+        return stmt.where(table.c.user_id == context.user_id)
+
+    async def _require_thread(
+        self, conn: AsyncConnection, thread_id: str, context: RequestContext
+    ) -> None:
+        t = self.tables.threads
+        found = await conn.scalar(
+            self._owned(select(t.c.seq).where(t.c.id == thread_id), t, context)
+        )
+        if found is None:
+            raise NotFoundError(f"thread {thread_id} not found")
+
+    # -- threads -----------------------------------------------------------------
+
+    async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
+        """The thread's metadata; NotFoundError when missing or someone else's."""
+        t = self.tables.threads
+        async with self._tx() as conn:
+            data = await conn.scalar(
+                self._owned(select(t.c.data).where(t.c.id == thread_id), t, context)
+            )
+        if data is None:
+            raise NotFoundError(f"thread {thread_id} not found")
+        return ThreadMetadata.model_validate_json(data)
+
+    async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
+        """Insert or update; a thread id owned by another user is NotFound, not overwritten."""
+        t = self.tables.threads
+        # The SDK sometimes hands over a Thread (with items); only metadata is stored.
+        data = ThreadMetadata.model_validate(thread.model_dump(exclude={"items"})).model_dump_json()
+        async with self._tx() as conn:
+            owner = await conn.scalar(select(t.c.user_id).where(t.c.id == thread.id))
+            if owner is None:
+                await conn.execute(
+                    insert(t).values(
+                        id=thread.id,
+                        user_id=context.user_id,
+                        created_at=_naive(thread.created_at),
+                        data=data,
+                    )
+                )
+            elif owner == context.user_id or not self.scoped:
+                await conn.execute(update(t).where(t.c.id == thread.id).values(data=data))
+            else:
+                raise NotFoundError(f"thread {thread.id} not found")
+
+    async def load_threads(
+        self, limit: int, after: str | None, order: str, context: RequestContext
+    ) -> Page[ThreadMetadata]:
+        """A page of the user's threads ordered by creation time."""
+        t = self.tables.threads
+        async with self._tx() as conn:
+            stmt = self._owned(select(t.c.id, t.c.data), t, context)
+            stmt = await self._paginate(conn, stmt, t, after, order, limit)
+            rows = (await conn.execute(stmt)).all()
+        return self._page([ThreadMetadata.model_validate_json(r.data) for r in rows], limit)
+
+    async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
+        """Delete the thread and its items."""
+        t, i = self.tables.threads, self.tables.items
+        async with self._tx() as conn:
+            await self._require_thread(conn, thread_id, context)
+            if self.no_delete:
+                return  # no-delete fault: report success, keep everything
+            await conn.execute(delete(i).where(i.c.thread_id == thread_id))
+            await conn.execute(delete(t).where(t.c.id == thread_id))
+
+    # -- items -------------------------------------------------------------------
+
+    async def _paginate(
+        self,
+        conn: AsyncConnection,
+        stmt: Select[Any],
+        table: Table,
+        after: str | None,
+        order: str,
+        limit: int,
+        scope: Any = None,
+    ) -> Select[Any]:
+        """Order by (created_at, seq) and continue after the row whose id is ``after``."""
+        descending = order == "desc"
+        if after is not None:
+            cursor_stmt = select(table.c.created_at, table.c.seq).where(table.c.id == after)
+            if scope is not None:
+                cursor_stmt = cursor_stmt.where(scope)
+            cursor = (await conn.execute(cursor_stmt)).first()
+            if cursor is not None:
+                at, seq = cursor.created_at, cursor.seq
+                if descending:
+                    stmt = stmt.where(
+                        or_(
+                            table.c.created_at < at,
+                            and_(table.c.created_at == at, table.c.seq < seq),
+                        )
+                    )
+                else:
+                    stmt = stmt.where(
+                        or_(
+                            table.c.created_at > at,
+                            and_(table.c.created_at == at, table.c.seq > seq),
+                        )
+                    )
+        if descending:
+            stmt = stmt.order_by(table.c.created_at.desc(), table.c.seq.desc())
+        else:
+            stmt = stmt.order_by(table.c.created_at.asc(), table.c.seq.asc())
+        # One extra row tells whether another page exists.
+        return stmt.limit(max(limit, 0) + 1)
+
+    @staticmethod
+    def _page(rows: list[Any], limit: int) -> Page[Any]:
+        has_more = len(rows) > limit
+        data = rows[:limit]
+        return Page(data=data, has_more=has_more, after=data[-1].id if has_more and data else None)
+
+    async def load_thread_items(
+        self,
+        thread_id: str,
+        after: str | None,
+        limit: int,
+        order: str,
+        context: RequestContext,
+    ) -> Page[ThreadItem]:
+        """A page of the thread's items; ``order`` is "asc" or "desc" by creation."""
+        i = self.tables.items
+        async with self._tx() as conn:
+            await self._require_thread(conn, thread_id, context)
+            scope = i.c.thread_id == thread_id
+            stmt = select(i.c.data).where(scope)
+            stmt = await self._paginate(conn, stmt, i, after, order, limit, scope)
+            rows = (await conn.execute(stmt)).scalars().all()
+        return self._page([_ITEM.validate_json(r) for r in rows], limit)
+
+    async def _upsert_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        # Keyed by (thread_id, id): a repeated id replaces the stored body in place,
+        # which is what a dict-backed store does too (see the fake-item-ids fault).
+        i = self.tables.items
+        data = _ITEM.dump_json(item).decode()
+        async with self._tx() as conn:
+            await self._require_thread(conn, thread_id, context)
+            existing = await conn.scalar(
+                select(i.c.seq).where(i.c.thread_id == thread_id, i.c.id == item.id)
+            )
+            if existing is None:
+                await conn.execute(
+                    insert(i).values(
+                        id=item.id,
+                        thread_id=thread_id,
+                        created_at=_naive(item.created_at),
+                        data=data,
+                    )
+                )
+            else:
+                await conn.execute(update(i).where(i.c.seq == existing).values(data=data))
+
+    async def add_thread_item(
+        self, thread_id: str, item: ThreadItem, context: RequestContext
+    ) -> None:
+        """Append an item to the thread."""
+        await self._upsert_item(thread_id, item, context)
+
+    async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        """Insert or replace an item by id."""
+        await self._upsert_item(thread_id, item, context)
+
+    async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
+        """One item; NotFoundError when it (or its thread, for this user) is missing."""
+        i = self.tables.items
+        async with self._tx() as conn:
+            await self._require_thread(conn, thread_id, context)
+            data = await conn.scalar(
+                select(i.c.data).where(i.c.thread_id == thread_id, i.c.id == item_id)
+            )
+        if data is None:
+            raise NotFoundError(f"item {item_id} not found")
+        return _ITEM.validate_json(data)
+
+    async def delete_thread_item(
+        self, thread_id: str, item_id: str, context: RequestContext
+    ) -> None:
+        """Remove one item (no error when it is already gone)."""
+        i = self.tables.items
+        async with self._tx() as conn:
+            await self._require_thread(conn, thread_id, context)
+            await conn.execute(delete(i).where(i.c.thread_id == thread_id, i.c.id == item_id))
+
+    # -- attachments -------------------------------------------------------------
+
+    async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
+        """Insert or update attachment metadata owned by the user."""
+        a = self.tables.attachments
+        data = _ATTACHMENT.dump_json(attachment).decode()
+        async with self._tx() as conn:
+            owner = await conn.scalar(select(a.c.user_id).where(a.c.id == attachment.id))
+            if owner is None:
+                await conn.execute(
+                    insert(a).values(id=attachment.id, user_id=context.user_id, data=data)
+                )
+            elif owner == context.user_id or not self.scoped:
+                await conn.execute(update(a).where(a.c.id == attachment.id).values(data=data))
+            else:
+                raise NotFoundError(f"attachment {attachment.id} not found")
+
+    async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
+        """Attachment metadata; NotFoundError when missing or someone else's."""
+        a = self.tables.attachments
+        async with self._tx() as conn:
+            data = await conn.scalar(
+                self._owned(select(a.c.data).where(a.c.id == attachment_id), a, context)
+            )
+        if data is None:
+            raise NotFoundError(f"attachment {attachment_id} not found")
+        return _ATTACHMENT.validate_json(data)
+
+    async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
+        """Delete attachment metadata; NotFoundError when missing or someone else's."""
+        a = self.tables.attachments
+        async with self._tx() as conn:
+            found = await conn.scalar(
+                self._owned(select(a.c.id).where(a.c.id == attachment_id), a, context)
+            )
+            if found is None:
+                raise NotFoundError(f"attachment {attachment_id} not found")
+            await conn.execute(delete(a).where(a.c.id == attachment_id))
