@@ -8,6 +8,7 @@ directory. Every field has one name used in all three places (``token_command`` 
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -52,6 +53,19 @@ class Target:
     start_command: str | None = None
     repeat: int = 1
     bundled: bool = False  # the harness started the bundled reference server itself
+    # The test issuer (docs/auth.md). A port makes it serve on 127.0.0.1:PORT for an external
+    # deployment that trusts it; the rest shape its tokens like the deployment expects.
+    issuer_port: int | None = None
+    issuer_iss: str | None = None
+    issuer_aud: str | None = None
+    issuer_kid: str | None = None
+    jwks_path: str | None = None
+    issuer_claims: Mapping[str, Any] = field(default_factory=dict)
+    issuer_key: str | None = None  # PEM file keeping the signing key stable across runs
+    # Per-user header sets, for deployments that identify the user by plain headers.
+    user_headers_a: Mapping[str, str] = field(default_factory=dict)
+    user_headers_b: Mapping[str, str] = field(default_factory=dict)
+    deployment_jwks: str | None = None  # the deployment's own JWKS URL (public keys only)
 
     def __post_init__(self) -> None:
         if self.url:
@@ -64,6 +78,8 @@ class Target:
             raise ConfigError("timeout must be positive")
         if self.repeat < 1:
             raise ConfigError("repeat must be at least 1")
+        if self.issuer_port is not None and not 0 <= self.issuer_port <= 65535:
+            raise ConfigError(f"issuer port {self.issuer_port} is not a TCP port")
 
     def resolved_token(self) -> str | None:
         if self.token or not self.token_command:
@@ -82,9 +98,10 @@ class Target:
 
     def identity(self, which: Literal["a", "b"] = "a") -> Identity | None:
         token = self.resolved_token() if which == "a" else self.token_b
-        if token is None and which == "b":
+        user_headers = self.user_headers_a if which == "a" else self.user_headers_b
+        if token is None and which == "b" and not user_headers:
             return None
-        headers: dict[str, str] = {}
+        headers: dict[str, str] = dict(user_headers)
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if self.cookie and which == "a":
@@ -94,14 +111,15 @@ class Target:
     def secrets(self) -> list[str]:
         """Every value that must never appear unredacted in output."""
         vals = [self.token, self.token_b, self.cookie]
-        vals += [v for k, v in self.headers.items() if k.lower() in _SECRET_HEADERS]
+        for hdrs in (self.headers, self.user_headers_a, self.user_headers_b):
+            vals += [v for k, v in hdrs.items() if k.lower() in _SECRET_HEADERS]
         return [v for v in vals if v]
 
 
 _SECRET_HEADERS = {"authorization", "cookie", "x-api-key", "api-key", "proxy-authorization"}
 
 _FLOAT = {"timeout", "ttfb_threshold", "cold_start_threshold"}
-_INT = {"repeat"}
+_INT = {"repeat", "issuer_port"}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -112,9 +130,24 @@ def _coerce(name: str, value: Any) -> Any:
             return int(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{name.replace('_', '-')} must be a number, got {value!r}") from None
-    if name == "headers":
+    if name in ("headers", "user_headers_a", "user_headers_b"):
         return parse_headers(value)
+    if name == "issuer_claims":
+        return parse_claims(value)
     return value
+
+
+def parse_claims(value: Any) -> dict[str, Any]:
+    """Extra token claims: a mapping (pyproject table) or a JSON object string."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    try:
+        data = json.loads(str(value))
+    except ValueError:
+        raise ConfigError(f"issuer claims must be a JSON object, got {value!r}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"issuer claims must be a JSON object, got {value!r}")
+    return data
 
 
 def parse_headers(value: Any) -> dict[str, str]:
