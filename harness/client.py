@@ -173,10 +173,10 @@ def user_input(text: str, metadata: Mapping[str, Any] | None = None) -> dict[str
 
 def context_headers(metadata: Mapping[str, Any]) -> dict[str, str]:
     """The same context carried as headers, as ChatKit's docs advise for custom fetch."""
+    # No X-User-ID here: identity headers are the auth checks' business, and a correct
+    # server refuses one that disagrees with the token's subject.
     out: dict[str, str] = {}
     user = metadata.get("userInfo") or {}
-    if metadata.get("userId"):
-        out["X-User-ID"] = str(metadata["userId"])
     if user.get("name"):
         out["X-User-Name"] = str(user["name"])
     page = metadata.get("pageContext")

@@ -122,6 +122,15 @@ def chatkit_issuer() -> Iterator[TestIssuer]:
     issuer.stop()
 
 
+def bundled_args(config: pytest.Config, issuer: TestIssuer) -> list[str]:
+    """Arguments of the bundled reference server: trusts the test issuer, in-memory store."""
+    args = ["--db", ":memory:", "--jwks-url", issuer.jwks_url]
+    args += ["--issuer", issuer.issuer, "--audience", issuer.audience]
+    for fault in config.getoption("chatkit_fault"):
+        args += ["--fault", fault]
+    return args
+
+
 @pytest.fixture(scope="session")
 def chatkit_bundled(request: pytest.FixtureRequest) -> Iterator[Launched | None]:
     """The bundled reference server, started only when no target URL was given."""
@@ -134,18 +143,7 @@ def chatkit_bundled(request: pytest.FixtureRequest) -> Iterator[Launched | None]
         yield None
         return
     issuer: TestIssuer = request.getfixturevalue("chatkit_issuer")
-    args = [
-        "--db",
-        ":memory:",
-        "--jwks-url",
-        issuer.jwks_url,
-        "--issuer",
-        issuer.issuer,
-        "--audience",
-        issuer.audience,
-    ]
-    for fault in config.getoption("chatkit_fault"):
-        args += ["--fault", fault]
+    args = bundled_args(config, issuer)
     try:
         launched = start_reference_server(args)
     except LaunchError as exc:
