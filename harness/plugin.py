@@ -20,7 +20,7 @@ import pytest_asyncio
 
 from harness import __version__
 from harness.client import ChatKitClient, TargetUnreachable
-from harness.issuer import TestIssuer
+from harness.issuer import IssuerKeyError, TestIssuer, issuer_for
 from harness.launch import LaunchError, Launched, start_reference_server
 from harness.registry import Level, matches, spec_of
 from harness.results import UNTESTABLE_PREFIX, CheckFailure, CheckResult, Outcome, RunResult
@@ -44,6 +44,17 @@ TARGET_OPTIONS: dict[str, tuple[str, str]] = {
     "cold-start-threshold": ("cold_start_threshold", "cold start limit in s (default 3)"),
     "start": ("start_command", "command that starts the target (cold-start checks)"),
     "repeat": ("repeat", "repeat semantic probes N times, decided by majority"),
+    # The test issuer and per-user identities (docs/auth.md).
+    "issuer-port": ("issuer_port", "serve the test issuer on 127.0.0.1:PORT (target trusts it)"),
+    "issuer-iss": ("issuer_iss", "iss claim of test-issuer tokens"),
+    "issuer-aud": ("issuer_aud", "aud claim of test-issuer tokens"),
+    "issuer-kid": ("issuer_kid", "kid of the test issuer's key (default: its thumbprint)"),
+    "jwks-path": ("jwks_path", "path of the test issuer's JWKS (default /.well-known/jwks.json)"),
+    "issuer-claims": ("issuer_claims", "extra claims as a JSON object; '{sub}' is the user"),
+    "issuer-key": ("issuer_key", "PEM file keeping the test issuer's key across runs"),
+    "user-headers-a": ("user_headers_a", "headers identifying user A, 'Name: value; ...'"),
+    "user-headers-b": ("user_headers_b", "headers identifying user B, 'Name: value; ...'"),
+    "deployment-jwks": ("deployment_jwks", "the deployment's own JWKS URL (alg-confusion probe)"),
 }
 
 
@@ -114,10 +125,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def chatkit_issuer() -> Iterator[TestIssuer]:
+def chatkit_issuer(request: pytest.FixtureRequest) -> Iterator[TestIssuer]:
     """The harness's test issuer, serving its JWKS on 127.0.0.1 for the whole session."""
-    issuer = TestIssuer()
-    issuer.start()
+    try:
+        target = load_target(target_flags(request.config))
+        issuer = issuer_for(target)
+        issuer.start(target.issuer_port or 0)
+    except (ConfigError, IssuerKeyError) as exc:
+        raise TargetUnreachable(f"test issuer: {exc}") from None
+    except OSError as exc:
+        where = f"127.0.0.1:{target.issuer_port or 0}"
+        reason = exc.strerror or type(exc).__name__
+        raise TargetUnreachable(f"cannot serve the test issuer on {where}: {reason}") from None
     yield issuer
     issuer.stop()
 
@@ -174,6 +193,17 @@ def chatkit_target(
         )
     else:
         _preflight(target.url)
+        if target.issuer_port is not None:
+            # The user says the deployment trusts the test issuer: its users are A and B.
+            from dataclasses import replace
+
+            issuer = request.getfixturevalue("chatkit_issuer")
+            minted_a = None if target.token_command else issuer.mint("alice", name="Alice")
+            target = replace(
+                target,
+                token=target.token or minted_a,
+                token_b=target.token_b or issuer.mint("bob", name="Bob"),
+            )
     return target
 
 
