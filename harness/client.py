@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,11 +197,15 @@ class ChatKitClient:
         identity: Identity | None = None,
         url: str | None = None,
         max_body: int = MAX_BODY_BYTES,
+        on_exchange: Iterable[Callable[[Exchange], None]] = (),
     ) -> None:
         self.target = target
         self.url = url or target.url
         self.identity = identity if identity is not None else target.identity("a")
         self.max_body = max_body
+        # Called with every finished exchange (the artifacts recorder); pass
+        # ``on_exchange=other.on_exchange`` to a second client so it is recorded too.
+        self.on_exchange = list(on_exchange)
         timeout = httpx.Timeout(target.timeout, connect=min(10.0, target.timeout))
         self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
 
@@ -290,6 +294,7 @@ class ChatKitClient:
             if decoded is not None:
                 self._add_events(rec, parser.feed(decoded, rec.elapsed))
         rec.framing = parser.close()
+        self._observe(rec)
         return rec
 
     async def request_raw(
@@ -327,7 +332,12 @@ class ChatKitClient:
         except httpx.HTTPError as exc:
             rec.transport_error = f"{type(exc).__name__}: {_reason(exc)}"
         rec.elapsed = time.monotonic() - t0
+        self._observe(rec)
         return rec
+
+    def _observe(self, rec: Exchange) -> None:
+        for callback in self.on_exchange:
+            callback(rec)
 
     @staticmethod
     def _add_events(rec: RecordedStream, events: list[SSEEvent]) -> None:
