@@ -4,16 +4,24 @@ A deployment under test is started with ``OPENAI_BASE_URL`` pointing at the stub
 records each request (so checks can read the exact prompt) and streams a deterministic reply
 that echoes what it was given, on a known token schedule (so buffering can be measured).
 
-Import cost is kept low: no ``agents``, ``chatkit`` or ``openai`` imports here.
+Importing this package is cheap: the web stack (FastAPI, uvicorn) loads on first use of
+``ModelStub`` or ``create_app``, and ``agents``, ``chatkit`` and ``openai`` are never imported.
 """
 
 from __future__ import annotations
 
-from .app import create_app
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .records import RecordedModelRequest
 from .reply import DEFAULT_MARKER_PATTERN, compose_reply, tokenize
-from .server import ModelStub
 from .state import StubState
+
+if TYPE_CHECKING:
+    from .app import create_app
+    from .server import ModelStub
+
+_LAZY = {"ModelStub": ".server", "create_app": ".app"}
 
 __all__ = [
     "DEFAULT_MARKER_PATTERN",
@@ -24,3 +32,12 @@ __all__ = [
     "create_app",
     "tokenize",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

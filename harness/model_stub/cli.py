@@ -14,7 +14,6 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from .reply import DEFAULT_MARKER_PATTERN
-from .server import ModelStub
 
 PROG = "model stub"
 
@@ -93,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     except _UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
         return 2
+    except SystemExit as exc:  # --help: report its code instead of exiting the caller
+        return exc.code if isinstance(exc.code, int) else 0
+    # Imported here so that --help and usage errors answer without loading the web stack.
+    from .server import ModelStub
+
     stub = ModelStub(
         port=args.port,
         token_delay=args.token_delay,

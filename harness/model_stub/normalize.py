@@ -13,7 +13,14 @@ from typing import Any
 Message = dict[str, str]
 
 # Content-part types whose payload is text the model reads.
-_TEXT_KEYS = {"input_text": "text", "output_text": "text", "text": "text", "refusal": "refusal"}
+_TEXT_KEYS = {
+    "input_text": "text",
+    "output_text": "text",
+    "text": "text",
+    "summary_text": "text",
+    "reasoning_text": "text",
+    "refusal": "refusal",
+}
 
 
 def content_text(content: Any) -> str:
@@ -105,11 +112,12 @@ def chat_split(messages: Any) -> tuple[str | None, list[Message]]:
             instruction_parts.append(text)
             continue
         if role == "assistant":
-            calls = [
-                _call_text(call.get("function", {}).get("name"), call["function"].get("arguments"))
+            functions = [
+                call["function"]
                 for call in message.get("tool_calls") or []
                 if isinstance(call, dict) and isinstance(call.get("function"), dict)
             ]
+            calls = [_call_text(f.get("name"), f.get("arguments", "")) for f in functions]
             text = "\n".join([t for t in [text, *calls] if t])
         conversation.append({"role": role, "text": text})
     instructions = "\n\n".join(instruction_parts) if instruction_parts else None
