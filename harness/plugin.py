@@ -27,6 +27,8 @@ from harness.results import UNTESTABLE_PREFIX, CheckFailure, CheckResult, Outcom
 from harness.target import ConfigError, Target, load_target
 
 COLLECTOR_NAME = "chatkit-results"
+# Report files, artifacts, baseline and progress live in their own plugin module.
+pytest_plugins = ["harness.sinks.plugin"]
 
 # Option name -> Target field. One table, so the CLI and pytest cannot drift apart.
 TARGET_OPTIONS: dict[str, tuple[str, str]] = {
@@ -38,6 +40,11 @@ TARGET_OPTIONS: dict[str, tuple[str, str]] = {
     "user-header": ("user_header", "plain identity header some deployments trust"),
     "origin-url": ("origin_url", "the same backend without the proxy, for edge-vs-origin"),
     "frontend-url": ("frontend_url", "page URL for the browser checks"),
+    "script": ("chatkit_script", "standin, cdn or auto"),
+    "frontend-cookie": (
+        "frontend_cookie",
+        "session cookie NAME=VALUE for the page (httpOnly; {token} is the test user's token)",
+    ),
     "context": ("context_mode", "how context is sent: body, headers or both"),
     "timeout": ("timeout", "seconds before one request is given up (default 30)"),
     "ttfb-threshold": ("ttfb_threshold", "warm time-to-first-event limit in s (default 2)"),
@@ -222,9 +229,14 @@ def _preflight(url: str) -> None:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def chatkit_client(chatkit_target: Target) -> AsyncIterator[ChatKitClient]:
-    """A client acting as the main test user."""
-    async with ChatKitClient(chatkit_target) as client:
+async def chatkit_client(
+    chatkit_target: Target, request: pytest.FixtureRequest
+) -> AsyncIterator[ChatKitClient]:
+    """A client acting as the main test user; every exchange goes to the run's recorder."""
+    from harness.artifacts import exchange_observers
+
+    observers = exchange_observers(request.config)
+    async with ChatKitClient(chatkit_target, on_exchange=observers) as client:
         yield client
 
 

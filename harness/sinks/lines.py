@@ -1,6 +1,8 @@
-"""The plain line-per-check output of ``verify.py`` and ``chatkit-harness run``.
+"""The plain line-per-check output of ``verify.py`` and ``chatkit-harness run`` off a TTY.
 
-Lines are printed as checks finish, so a long run shows its progress.
+Lines are printed as checks finish, so a long run shows its progress. The format is stable
+(scripts grep it): ``✓ title  [id]`` for a pass, ``✗ title  [id]`` for a failure with the
+message, expected/actual, pitfall and fix indented under it, and a closing verdict line.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import TextIO
 
 from harness.redact import redact_text
 from harness.results import CheckResult, Outcome, RunResult
+from harness.sinks.text import verdict_lines
 
 MARKS = {
     Outcome.PASS: "✓",
@@ -19,6 +22,12 @@ MARKS = {
     Outcome.SKIP: "-",
     Outcome.ERROR: "✗",
     Outcome.BASELINED: "~",
+}
+SUFFIX = {
+    Outcome.WARN: "  (SHOULD)",
+    Outcome.SKIP: "  (skipped)",
+    Outcome.ERROR: "  (error)",
+    Outcome.BASELINED: "  (baselined)",
 }
 
 
@@ -31,14 +40,7 @@ class LinePrinter:
         print(redact_text(text, self.secrets), file=self.out, flush=True)
 
     def on_result(self, r: CheckResult) -> None:
-        mark = MARKS[r.outcome]
-        suffix = {
-            Outcome.WARN: "  (SHOULD)",
-            Outcome.SKIP: "  (skipped)",
-            Outcome.ERROR: "  (error)",
-            Outcome.BASELINED: "  (baselined)",
-        }.get(r.outcome, "")
-        self._p(f"{mark} {r.title}{suffix}  [{r.id}]")
+        self._p(f"{MARKS[r.outcome]} {r.title}{SUFFIX.get(r.outcome, '')}  [{r.id}]")
         if r.outcome in (Outcome.FAIL, Outcome.WARN, Outcome.ERROR):
             if r.message:
                 self._p(f"    {r.message}")
@@ -48,22 +50,13 @@ class LinePrinter:
                 self._p(f"    actual:   {r.actual}")
             self._p(f"    pitfall: {r.pitfall}")
             self._p(f"    fix:     {r.fix}")
+            if r.repro:
+                self._p(f"    repro:   {r.repro}")
         elif r.outcome is Outcome.SKIP and r.message:
             self._p(f"    {r.message}")
+        elif r.outcome is Outcome.BASELINED and r.baseline_reason:
+            self._p(f"    known failure: {r.baseline_reason}")
 
     def verdict(self, run: RunResult) -> None:
-        if run.harness_error:
-            return  # the CLI prints the one error line on stderr
-        c = run.counts()
-        checks = len(run.results)
-        if run.exit_code == 0:
-            extra = []
-            if c["warn"]:
-                extra.append(f"{c['warn']} warnings")
-            if c["skip-untestable"]:
-                extra.append(f"{c['skip-untestable']} skipped")
-            tail = f", {', '.join(extra)}" if extra else ""
-            self._p(f"✓ chatkit deployment healthy ({checks} checks{tail})")
-        else:
-            bad = c["fail"] + c["error"]
-            self._p(f"✗ chatkit deployment unhealthy: {bad} of {checks} checks failed")
+        for line in verdict_lines(run):
+            self._p(line)
