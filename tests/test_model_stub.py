@@ -506,3 +506,23 @@ def test_stub_restarts_on_a_new_port() -> None:
         assert httpx.get(f"{stub.base_url}/models").status_code == 200
     with pytest.raises(ValueError):
         stub.token_delay = -1
+
+
+def test_client_disconnect_mid_stream_is_recorded(stub: ModelStub) -> None:
+    stub.token_delay = 0.05
+    body = {"model": "m", "input": "a b c d e f g h i j k l", "stream": True}
+    with (
+        httpx.Client(timeout=10) as http,
+        http.stream("POST", f"{stub.base_url}/responses", json=body) as response,
+    ):
+        for line in response.iter_lines():
+            if line.startswith("event: response.output_text.delta"):
+                break
+    deadline = time.monotonic() + 5
+    while stub.requests[0].finished_at is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    [recorded] = stub.requests
+    assert recorded.client_disconnected is True
+    assert len(recorded.delta_send_times) < len((recorded.reply or "").split())
+    stub.token_delay = 0
+    assert httpx.post(f"{stub.base_url}/responses", json={"model": "m", "input": "x"}).is_success

@@ -97,7 +97,7 @@ def test_reply_reports_instructions_history_and_last_message() -> None:
             {"role": "user", "text": "second"},
         ],
     )
-    assert reply == "Instructions: Be kind.. History: [first] [second]. You said: second"
+    assert reply == "Instructions: Be kind. History: [first] [second]. You said: second"
 
 
 def test_reply_without_anything() -> None:

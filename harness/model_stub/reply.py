@@ -36,13 +36,19 @@ def compose_reply(
     history = " ".join(f"[{_shorten(t, HISTORY_ITEM_LIMIT)}]" for t in user_texts) or "(none)"
     last = _shorten(user_texts[-1], LAST_MESSAGE_LIMIT) if user_texts else "(nothing)"
     reply = (
-        f"Instructions: {_instructions_summary(instructions)}. History: {history}. You said: {last}"
+        f"Instructions: {_sentence(_instructions_summary(instructions))} "
+        f"History: {_sentence(history)} You said: {last}"
     )
     sources = [instructions or "", *(m["text"] for m in messages)]
     lost = [m for m in find_markers(sources, marker_pattern) if m not in reply]
     if lost:
-        reply += f". Markers: {' '.join(lost)}"
+        reply = f"{_sentence(reply)} Markers: {' '.join(lost)}"
     return reply
+
+
+def _sentence(text: str) -> str:
+    # "Be kind." must not become "Be kind.." when the section is closed.
+    return text if text.endswith((".", "!", "?", "…")) else f"{text}."
 
 
 def find_markers(
