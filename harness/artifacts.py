@@ -201,6 +201,21 @@ class ExchangeLog:
         return path
 
 
+MARKER = ".chatkit-artifacts"
+
+
+def prepare_root(root: Path) -> None:
+    """Create ``root``; if an earlier run left its files there, remove those (only those)."""
+    import shutil
+
+    root.mkdir(parents=True, exist_ok=True)
+    if (root / MARKER).exists():
+        for name in ("exchanges", "checks"):
+            shutil.rmtree(root / name, ignore_errors=True)
+        (root / "results.json").unlink(missing_ok=True)
+    (root / MARKER).write_text("written by chatkit-harness; rewritten on every run\n")
+
+
 def log_of(config_or_request: pytest.Config | pytest.FixtureRequest) -> ExchangeLog | None:
     config = getattr(config_or_request, "config", config_or_request)
     assert isinstance(config, pytest.Config)

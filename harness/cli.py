@@ -1,19 +1,27 @@
 """``chatkit-harness``: a thin CLI over the pytest engine.
 
-Exit codes: 0 every MUST check passed; 1 a check failed; 2 the harness could not run
-(unreachable target, bad option, no browser), always with one clear line and no traceback.
+Exit codes: 0 every MUST check passed (SHOULD warnings allowed unless --strict); 1 a check
+failed or the baseline is stale; 2 the harness could not run (unreachable target, bad option,
+bad baseline, no browser), always with one clear line on stderr and never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 from harness import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_HARNESS = 0, 1, 2
+DIAGNOSE_ARTIFACTS = "chatkit-diagnose"
+
+
+class UsageProblem(Exception):
+    """A bad option or file found before anything started; one line for the user."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,7 +46,35 @@ def _add_target_options(p: argparse.ArgumentParser) -> None:
         default=[],
         help="run the bundled reference server with this fault mode (demo, repeatable)",
     )
-    s.add_argument("--list", action="store_true", help="list the checks and exit")
+    s.add_argument("--list", action="store_true", help="list the selected checks and exit")
+
+
+def _add_report_options(p: argparse.ArgumentParser, *, artifacts_default: str | None) -> None:
+    o = p.add_argument_group("reports")
+    o.add_argument("--json", metavar="PATH", help="write the JSON report to PATH")
+    o.add_argument("--junit", metavar="PATH", help="write a JUnit XML report to PATH")
+    o.add_argument(
+        "--artifacts",
+        metavar="DIR",
+        default=artifacts_default,
+        help="keep every exchange (raw bytes, arrival times, headers) and browser traces in DIR"
+        + (f" (default {artifacts_default})" if artifacts_default else ""),
+    )
+    o.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="TOML file of known failures; they do not fail the run, stale entries do",
+    )
+    o.add_argument(
+        "--write-baseline", metavar="FILE", help="write this run's failures as a baseline to FILE"
+    )
+    m = o.add_mutually_exclusive_group()
+    m.add_argument(
+        "--plain",
+        action="store_true",
+        help="one line per check as it finishes (the default when stdout is not a terminal)",
+    )
+    m.add_argument("--rich", action="store_true", help="the rich report even off a terminal")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,8 +83,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     run = sub.add_parser("run", help="run the checks against a target")
     _add_target_options(run)
+    _add_report_options(run, artifacts_default=None)
+    diag = sub.add_parser(
+        "diagnose",
+        help="run everything with full artifacts and print a ranked diagnosis",
+    )
+    _add_target_options(diag)
+    _add_report_options(diag, artifacts_default=DIAGNOSE_ARTIFACTS)
     lst = sub.add_parser("list", help="print the check catalogue")
     lst.add_argument("--format", choices=["text", "md", "json"], default="text")
+    lst.add_argument("--select", action="append", default=[], help="check id glob")
+    lst.add_argument("--exclude", action="append", default=[], help="check id glob")
     sub.add_parser("model-stub", help="serve the OpenAI-compatible model stub", add_help=False)
     return parser
 
@@ -59,42 +104,177 @@ def _target_options(ns: argparse.Namespace) -> dict[str, Any]:
     return {name: getattr(ns, name.replace("-", "_")) for name in TARGET_OPTIONS}
 
 
-def cmd_list(fmt: str) -> int:
+# -- list ----------------------------------------------------------------------------------
+
+
+def cmd_list(fmt: str, select: Sequence[str] = (), exclude: Sequence[str] = ()) -> int:
     from harness.catalogue import render_catalogue
 
-    sys.stdout.write(render_catalogue(fmt))
+    if not select and not exclude:
+        sys.stdout.write(render_catalogue(fmt))
+        return EXIT_OK
+    import json
+
+    from harness.registry import load_catalogue, matches
+
+    specs = [s for s in load_catalogue().values() if matches(s.id, list(select), list(exclude))]
+    if fmt == "json":
+        rows = [{"id": s.id, "level": s.level.value, "title": s.title} for s in specs]
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    else:
+        width = max((len(s.id) for s in specs), default=10)
+        for s in specs:
+            print(f"{s.id:<{width}}  {s.level.value:<6}  {s.title}")
+        print(f"{len(specs)} checks selected")
     return EXIT_OK
 
 
-def cmd_run(ns: argparse.Namespace) -> int:
-    if ns.list:
-        return cmd_list("text")
-    from harness.runner import pytest_args, run_suite
-    from harness.sinks.lines import LinePrinter
+# -- run / diagnose ------------------------------------------------------------------------
+
+
+def _writable(path: str | None, what: str) -> None:
+    """Refuse an output path that cannot be written, before a long run is spent on it."""
+    if not path:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise UsageProblem(f"{what} path {path!r} is a directory")
+    parent = p.parent if str(p.parent) else Path(".")
+    if parent.exists() and not os.access(parent, os.W_OK):
+        raise UsageProblem(f"cannot write {what} to {path!r}: folder is not writable")
+    if not parent.exists():
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageProblem(f"cannot create the folder of {what} {path!r}: {exc}") from None
+
+
+def _validate(ns: argparse.Namespace) -> list[str]:
+    """Check every option before anything starts; return the secrets to redact."""
+    from harness.baseline import BaselineError, load_baseline
+    from harness.registry import load_catalogue
     from harness.target import ConfigError, load_target
 
     options = _target_options(ns)
     try:
-        # Validate now, so a bad option is one line before anything starts.
         target = load_target({k.replace("-", "_"): v for k, v in options.items() if v})
-        secrets = target.secrets()
-    except ConfigError as exc:
-        print(f"chatkit-harness: error: {exc}", file=sys.stderr)
-        return EXIT_HARNESS
+        if ns.baseline:
+            load_baseline(ns.baseline, load_catalogue())
+    except (ConfigError, BaselineError) as exc:
+        raise UsageProblem(str(exc)) from None
+    _writable(ns.json, "the JSON report")
+    _writable(ns.junit, "the JUnit report")
+    _writable(ns.write_baseline, "the baseline")
+    if ns.artifacts and Path(ns.artifacts).exists() and not Path(ns.artifacts).is_dir():
+        raise UsageProblem(f"artifacts path {ns.artifacts!r} is not a folder")
+    return target.secrets()
+
+
+def _rich_wanted(ns: argparse.Namespace, out: TextIO) -> bool:
+    if ns.rich:
+        return True
+    if ns.plain:
+        return False
+    return out.isatty() and os.environ.get("TERM", "") != "dumb"
+
+
+def _terminal_file() -> TextIO:
+    """Our own handle on the terminal: pytest redirects fd 1 while a check runs, and the live
+    progress must keep drawing (and never land in a check's captured output)."""
+    try:
+        fd = os.dup(sys.stdout.fileno())
+        return os.fdopen(fd, "w", encoding="utf-8", errors="replace", buffering=1)
+    except (OSError, ValueError, AttributeError):
+        return sys.stdout
+
+
+def cmd_run(ns: argparse.Namespace, *, diagnosing: bool = False) -> int:
+    if ns.list:
+        return cmd_list("text", ns.select, ns.exclude)
+    from harness.runner import pytest_args, run_suite
+
+    secrets = _validate(ns)
     args = pytest_args(
-        options,
+        _target_options(ns),
         select=ns.select,
         exclude=ns.exclude,
         strict=ns.strict,
         faults=ns.fault,
         headers=ns.header,
     )
-    printer = LinePrinter(secrets=secrets)
-    run = run_suite(args, [printer])
-    printer.verdict(run)
+    if ns.artifacts:
+        args += ["--chatkit-artifacts", str(ns.artifacts)]
+    if ns.baseline:
+        args += ["--chatkit-baseline", str(ns.baseline)]
+
+    rich = _rich_wanted(ns, sys.stdout)
+    reporter: Any
+    if rich:
+        from rich.console import Console
+
+        from harness.sinks.terminal import RichReporter
+
+        console = Console(file=_terminal_file(), emoji=False, highlight=False)
+        reporter = RichReporter(console, secrets)
+    else:
+        from harness.sinks.lines import LinePrinter
+
+        reporter = LinePrinter(sys.stdout, secrets=secrets)
+    try:
+        run = run_suite(args, [reporter])
+    finally:
+        if rich:
+            reporter.stop()
+    secrets = list(reporter.secrets)  # now with the tokens the run minted or sent
+    if rich:
+        reporter.render(run)
+    else:
+        reporter.verdict(run)
+    _write_reports(ns, run, secrets)
+    if diagnosing:
+        _print_diagnosis(ns, run, secrets)
     if run.harness_error:
-        print(f"chatkit-harness: error: {run.harness_error}", file=sys.stderr)
+        from harness.redact import redact_text
+
+        print(f"chatkit-harness: error: {redact_text(run.harness_error, secrets)}", file=sys.stderr)
     return run.exit_code
+
+
+def _write_reports(ns: argparse.Namespace, run: Any, secrets: list[str]) -> None:
+    from harness.sinks import github
+    from harness.sinks.json_sink import write_json, write_text
+    from harness.sinks.junit import write_junit
+
+    try:
+        if ns.json:
+            write_json(run, ns.json, secrets, artifacts=ns.artifacts)
+        if ns.junit:
+            write_junit(run, ns.junit, secrets)
+        if ns.write_baseline and not run.harness_error:
+            from harness.baseline import render_baseline
+            from harness.redact import redact_text
+
+            write_text(ns.write_baseline, redact_text(render_baseline(run.results), secrets))
+    except OSError as exc:
+        raise UsageProblem(f"cannot write a report: {exc}") from None
+    if github.enabled():
+        for line in github.annotation_lines(run, secrets):
+            print(line, flush=True)
+
+
+def _print_diagnosis(ns: argparse.Namespace, run: Any, secrets: list[str]) -> None:
+    from harness.diagnose import diagnose, render_diagnosis
+    from harness.sinks.redacted import redact_run
+
+    safe = redact_run(run, secrets)
+    root = Path(ns.artifacts) if ns.artifacts else None
+    print()
+    sys.stdout.write(render_diagnosis(safe, diagnose(safe, root)))
+    if root is not None and not run.harness_error:
+        print(f"\nEverything the run saw is in {root}/ (results.json, exchanges/, checks/).")
+
+
+# -- entry point ---------------------------------------------------------------------------
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,13 +288,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if ns.command == "run":
             return cmd_run(ns)
+        if ns.command == "diagnose":
+            return cmd_run(ns, diagnosing=True)
         if ns.command == "list":
-            return cmd_list(ns.format)
+            return cmd_list(ns.format, ns.select, ns.exclude)
         parser.print_help()
+        return EXIT_HARNESS
+    except UsageProblem as exc:
+        print(f"chatkit-harness: error: {exc}", file=sys.stderr)
         return EXIT_HARNESS
     except KeyboardInterrupt:
         print("chatkit-harness: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # never a traceback: one line, exit 2
+        if os.environ.get("CHATKIT_HARNESS_DEBUG"):
+            raise
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        print(
+            f"chatkit-harness: internal error: {type(exc).__name__}: {text} "
+            "(set CHATKIT_HARNESS_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_HARNESS
 
 
 if __name__ == "__main__":

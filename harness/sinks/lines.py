@@ -36,6 +36,10 @@ class LinePrinter:
         self.out = out or sys.stdout
         self.secrets = list(secrets)
 
+    def add_secret(self, secret: str) -> None:
+        """A credential learned during the run (a minted or attack token): hide it too."""
+        self.secrets.append(secret)
+
     def _p(self, text: str) -> None:
         print(redact_text(text, self.secrets), file=self.out, flush=True)
 

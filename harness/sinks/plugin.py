@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from harness.artifacts import ARTIFACTS_KEY, ExchangeLog
+from harness.artifacts import ARTIFACTS_KEY, ExchangeLog, prepare_root
 from harness.baseline import BASELINABLE, Baseline, BaselineError, load_baseline
 from harness.redact import curl_command
 from harness.registry import spec_of
@@ -50,6 +50,11 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     artifacts = config.getoption("chatkit_artifacts", None)
     log = ExchangeLog(root=Path(artifacts) if artifacts else None)
+    if log.root is not None:
+        try:
+            prepare_root(log.root)
+        except OSError as exc:
+            raise pytest.UsageError(f"cannot use artifacts folder {artifacts!r}: {exc}") from None
     config.stash[ARTIFACTS_KEY] = log
     baseline = None
     path = config.getoption("chatkit_baseline", None)
@@ -68,14 +73,10 @@ def known_secrets(config: pytest.Config) -> list[str]:
     from harness.target import ConfigError, load_target
 
     try:
-        target = load_target(target_flags(config))
-        found = target.secrets()
-        if target.token_command and not target.token:
-            token = target.resolved_token()
-            found += [token] if token else []
+        # A token from --token-command is learned from the first request that sends it.
+        return load_target(target_flags(config)).secrets()
     except ConfigError:
         return []  # the target fixture reports the configuration error itself
-    return found
 
 
 class ReportPlugin:

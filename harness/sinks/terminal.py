@@ -82,6 +82,9 @@ class RichReporter:
 
     # -- listener ---------------------------------------------------------------------------
 
+    def add_secret(self, secret: str) -> None:
+        self.secrets.append(secret)
+
     def on_start(self, total: int) -> None:
         if not self.live or self._progress is not None:
             return
