@@ -263,7 +263,7 @@ class ChatKitClient:
         t0 = time.monotonic()
         try:
             async with asyncio.timeout(self.target.timeout):
-                async with self._http.stream("POST", rec.url, content=body, headers=h) as resp:
+                async with self._http.stream("POST", rec.url, content=body, headers=_wire(h)) as resp:
                     rec.ttfb = time.monotonic() - t0
                     rec.status = resp.status_code
                     rec.headers = list(resp.headers.multi_items())
@@ -277,7 +277,7 @@ class ChatKitClient:
                             rec.truncated = True
                             break
                         rec.chunks.append((t, chunk))
-                        if rec.header("content-encoding") in (None, "", "identity"):
+                        if _encoding(rec) == "identity":
                             self._add_events(rec, parser.feed(chunk, t))
         except TimeoutError:
             rec.transport_error = f"timed out after {self.target.timeout:g} s"
@@ -286,8 +286,8 @@ class ChatKitClient:
         except httpx.HTTPError as exc:
             rec.transport_error = f"{type(exc).__name__}: {_reason(exc)}"
         rec.elapsed = time.monotonic() - t0
-        encoding = rec.header("content-encoding")
-        if encoding not in (None, "", "identity") and not rec.truncated:
+        encoding = _encoding(rec)
+        if encoding != "identity" and not rec.truncated:
             # A compressed stream only becomes readable once whole; its events all carry
             # the time the body ended, which is the truth about when a client could act.
             decoded = _decode_body(rec.body, encoding)
@@ -314,7 +314,7 @@ class ChatKitClient:
         http = client or self._http
         try:
             async with asyncio.timeout(self.target.timeout):
-                async with http.stream("POST", rec.url, content=body, headers=h) as resp:
+                async with http.stream("POST", rec.url, content=body, headers=_wire(h)) as resp:
                     rec.ttfb = time.monotonic() - t0
                     rec.status = resp.status_code
                     rec.headers = list(resp.headers.multi_items())
@@ -440,6 +440,16 @@ class ChatKitClient:
     async def retry_after_item(self, thread_id: str, item_id: str, **kw: Any) -> RecordedStream:
         body = self.body("threads.retry_after_item", {"thread_id": thread_id, "item_id": item_id})
         return await self.stream_raw(body, request_type="threads.retry_after_item", **kw)
+
+
+def _wire(headers: Mapping[str, str]) -> dict[str, bytes]:
+    """Header values as UTF-8 bytes: httpx would refuse a non-ASCII user name or page title."""
+    return {k: v.encode("utf-8") for k, v in headers.items()}
+
+
+def _encoding(ex: Exchange) -> str:
+    # Content codings are case-insensitive (RFC 9110 §8.4.1).
+    return (ex.header("content-encoding") or "").strip().lower() or "identity"
 
 
 def _reason(exc: BaseException) -> str:
