@@ -25,10 +25,21 @@ SYMPTOMS: dict[str, str] = {
     "metadata": "The agent does not know who the user is or which page they are on",
     "errors": "Bad requests crash the backend (bare 500s, dropped connections)",
     "latency": "The first reply is slow (cold start, slow first event)",
+    "proxy": "Behind the frontend's proxy route the session is lost or replies stop streaming",
     "browser": "The page does not load ChatKit, or its custom fetch drops auth or context",
 }
 # Upstream first: later areas' checks depend on the earlier ones working.
-ROOT_ORDER = ["protocol", "auth", "sse", "history", "metadata", "errors", "latency", "browser"]
+ROOT_ORDER = [
+    "protocol",
+    "auth",
+    "sse",
+    "history",
+    "metadata",
+    "errors",
+    "latency",
+    "proxy",
+    "browser",
+]
 GENERIC_SYMPTOM = "Checks of this area fail"
 
 

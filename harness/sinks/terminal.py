@@ -152,9 +152,11 @@ class RichReporter:
         skipped = [r for r in run.results if r.outcome is Outcome.SKIP]
         if skipped:
             c.print()
-            c.print(Text("Not tested (a precondition is missing):", style="bold"))
-            for r in skipped:
-                c.print(self._skip_line(r))
+            c.print(Text(f"Not tested ({len(skipped)}, a precondition is missing):", style="bold"))
+            for reason, ids in _group_skips(skipped).items():
+                line = Text(f"{MARKS[Outcome.SKIP]} {reason}: ", style=STYLES[Outcome.SKIP])
+                line.append(", ".join(ids))
+                c.print(line)
         c.print()
         lines = verdict_lines(run)
         for i, line in enumerate(lines):
@@ -164,29 +166,32 @@ class RichReporter:
             c.print(text)
 
     def _results_table(self, results: list[CheckResult]) -> RenderableType:
-        """One table for all checks, so columns line up; a heading row per area."""
-        table = Table.grid(padding=(0, 1))
-        table.add_column(width=1, no_wrap=True)
-        table.add_column(no_wrap=True)
-        table.add_column(ratio=1, overflow="fold")
-        if self.timings:
-            table.add_column(justify="right", no_wrap=True)
+        """One line per check, ids aligned, a heading per area. Built by hand, not with a
+        Table: a long title is cut to the width (it is shown whole in the details), and
+        the mark, id and time never shrink."""
+        id_width = max((len(r.id) for r in results), default=10)
+        time_width = 8 if self.timings else 0
+        title_width = max(10, self.console.width - id_width - 4 - time_width)
+        lines: list[Text] = []
         for i, (area, group) in enumerate(_by_area(results).items()):
             counts = Counter(r.outcome for r in group)
             summary = ", ".join(f"{n} {o.value}" for o, n in sorted(counts.items(), key=_order))
             if i:
-                table.add_row()
-            table.add_row(Text(""), Text(area, style="bold underline"), Text(summary, style="dim"))
+                lines.append(Text(""))
+            head = Text(f"  {area}", style="bold")
+            head.append(f"  {summary}", style="dim")
+            lines.append(head)
             for r in group:
-                row: list[RenderableType] = [
-                    Text(MARKS[r.outcome], style=STYLES[r.outcome]),
-                    Text(r.id, style="" if r.outcome is Outcome.PASS else STYLES[r.outcome]),
-                    Text(r.title),
-                ]
+                line = Text(MARKS[r.outcome], style=STYLES[r.outcome])
+                line.append(" ")
+                line.append(f"{r.id:<{id_width}}", style=_id_style(r))
+                line.append("  ")
+                title = r.title if len(r.title) <= title_width else r.title[: title_width - 1] + "…"
+                line.append(f"{title:<{title_width}}" if self.timings else title)
                 if self.timings:
-                    row.append(Text(f"{r.duration:.2f}s", style="dim"))
-                table.add_row(*row)
-        return table
+                    line.append(f"{r.duration:>7.2f}s", style="dim")
+                lines.append(line)
+        return Group(*lines)
 
     def _detail(self, r: CheckResult, strict: bool) -> RenderableType:
         what = {
@@ -207,15 +212,28 @@ class RichReporter:
         for block in failure_blocks(r, evidence_lines=EVIDENCE_LINES):
             if block.part is Part.REPRO:
                 continue  # printed after the grid, unwrapped
-            grid.add_row(Text(block.label), Text(block.text, style=PART_STYLES.get(block.part, "")))
+            style = PART_STYLES.get(block.part, "")
+            if block.part is Part.EVIDENCE:
+                # Raw lines are cut at the edge, not folded: the whole text is in the reports.
+                cells = [
+                    Text(line, style=style, no_wrap=True, overflow="ellipsis")
+                    for line in block.text.splitlines()
+                ]
+                grid.add_row(Text(block.label), Group(*cells))
+            else:
+                grid.add_row(Text(block.label), Text(block.text, style=style))
         return Group(rule, grid)
 
-    @staticmethod
-    def _skip_line(r: CheckResult) -> Text:
-        line = Text(f"{MARKS[r.outcome]} ", style=STYLES[r.outcome])
-        line.append(r.id, style="bold")
-        line.append(f": {skip_reason(r)}")
-        return line
+
+def _id_style(r: CheckResult) -> str:
+    return "" if r.outcome is Outcome.PASS else STYLES[r.outcome]
+
+
+def _group_skips(results: list[CheckResult]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for r in results:
+        groups.setdefault(skip_reason(r), []).append(r.id)
+    return groups
 
 
 def _by_area(results: list[CheckResult]) -> dict[str, list[CheckResult]]:
