@@ -1,0 +1,92 @@
+"""The proof table: each fault of the reference server fails exactly its checks.
+
+The whole suite runs against the bundled reference server once per fault (and once with no
+fault); the failing check ids must equal ``EXPECTED_KILLS[fault]`` exactly, so a check that
+cannot fail and a check that fires falsely both show up here. Every check in the catalogue
+must be killed by at least one fault (kill rate 100 %), except the browser checks, which have
+their own matrix over broken pages (tests/test_browser_matrix.py), and the checks proven
+through real proxies (tests/test_proxies.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from harness.fault_matrix import EXPECTED_KILLS, PROVEN_ELSEWHERE
+from harness.registry import load_catalogue
+
+pytestmark = pytest.mark.slow
+
+# Browser and proxy checks have their own matrices; here they would only be skipped.
+EXCLUDE = ["browser.*", "proxy.*"]
+CORRECT = "(none)"
+
+
+def run_with_fault(fault: str, tmp: Path) -> dict[str, str]:
+    out = tmp / f"{fault.strip('()')}.json"
+    cmd = [sys.executable, "-m", "harness.cli", "run", "--json", str(out)]
+    for pat in EXCLUDE:
+        cmd += ["--exclude", pat]
+    if fault != CORRECT:
+        cmd += ["--fault", fault]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "NO_COLOR": "1"}
+    )
+    if proc.returncode not in (0, 1) or not out.exists():
+        raise AssertionError(
+            f"harness run with fault {fault} exited {proc.returncode}:\n"
+            f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+        )
+    data = json.loads(out.read_text())
+    return {c["id"]: c["outcome"] for c in data["checks"]}
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
+    tmp = tmp_path_factory.mktemp("matrix")
+    faults = [CORRECT, *EXPECTED_KILLS]
+    # Two at a time: the machines have two cores, and the timing checks need some headroom.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda f: run_with_fault(f, tmp), faults))
+    table = dict(zip(faults, results, strict=True))
+    _print_table(table)
+    return table
+
+
+def _failed(outcomes: dict[str, str]) -> set[str]:
+    return {cid for cid, o in outcomes.items() if o in ("fail", "warn", "error")}
+
+
+def _print_table(table: dict[str, dict[str, str]]) -> None:
+    lines = ["", "fault matrix (failing checks per fault):"]
+    for fault, outcomes in table.items():
+        lines.append(f"  {fault:<30} {' '.join(sorted(_failed(outcomes))) or '-'}")
+    print("\n".join(lines))
+
+
+def test_correct_server_fails_nothing(matrix: dict[str, dict[str, str]]) -> None:
+    outcomes = matrix[CORRECT]
+    assert _failed(outcomes) == set(), outcomes
+    assert "pass" in outcomes.values()
+
+
+@pytest.mark.parametrize("fault", sorted(EXPECTED_KILLS))
+def test_fault_fails_exactly_its_checks(fault: str, matrix: dict[str, dict[str, str]]) -> None:
+    assert _failed(matrix[fault]) == set(EXPECTED_KILLS[fault])
+
+
+def test_kill_rate_is_total(matrix: dict[str, dict[str, str]]) -> None:
+    catalogue = set(load_catalogue())
+    killed = set().union(*EXPECTED_KILLS.values()) | set(PROVEN_ELSEWHERE)
+    assert catalogue - killed == set(), "checks no fault can fail"
+    assert killed - catalogue == set(), "the matrix names checks that do not exist"
+    ran = set(matrix[CORRECT])
+    in_matrix = {c for c in catalogue if not any(c.startswith(p[:-1]) for p in EXCLUDE)}
+    assert in_matrix <= ran
