@@ -165,6 +165,9 @@ class TestIssuer:
     # Every GET the server answered: (path, monotonic time). Tells whether the deployment
     # fetched the JWKS at all, and whether it followed a jku URL.
     fetches: list[tuple[str, float]] = field(default_factory=list)
+    # More kids the attacker key set claims (a jku token forged from a deployment's own token
+    # carries that deployment's kid).
+    attacker_kids: list[str] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
     def __post_init__(self) -> None:
@@ -182,9 +185,12 @@ class TestIssuer:
 
     def attacker_jwks(self) -> dict[str, Any]:
         """The stranger's key under the trusted kid: what a jku token points at."""
-        jwk = _public_jwk(self.stranger)
-        jwk.update({"kid": self.kid, "alg": "RS256", "use": "sig"})
-        return {"keys": [jwk]}
+        keys = []
+        for kid in dict.fromkeys([self.kid, *self.attacker_kids]):
+            jwk = _public_jwk(self.stranger)
+            jwk.update({"kid": kid, "alg": "RS256", "use": "sig"})
+            keys.append(jwk)
+        return {"keys": keys}
 
     def discovery(self) -> dict[str, Any]:
         return {
