@@ -49,8 +49,9 @@ from .prompt import BASE_INSTRUCTIONS, PAGE_PREFIX, USER_PREFIX
 
 MODEL_NAME = "chatkit-reference-offline"
 # Extra instruction lines are echoed, but each is cut so that a reply built from a
-# reply (history-as-repr) cannot grow without bound from turn to turn.
-MAX_ECHOED_LINE = 400
+# reply (history-as-repr) cannot grow without bound from turn to turn. The limit is
+# long enough for a whole access token (token-in-prompt must be visible).
+MAX_ECHOED_LINE = 4096
 _TOKEN = re.compile(r"\S+\s*|\s+")
 
 
