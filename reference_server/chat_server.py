@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from agents import Agent, Runner, set_tracing_disabled
+from agents.items import TResponseInputItem
 from agents.models.interface import Model
 from chatkit.agents import AgentContext, simple_to_agent_input, stream_agent_response
 from chatkit.server import ChatKitServer
@@ -51,6 +52,27 @@ def remember_context(
         # Changing thread.metadata makes the SDK save the thread after the next event.
         thread.metadata[CONTEXT_KEY] = current
     return user_name, page
+
+
+def for_chat_completions(items: list[TResponseInputItem]) -> list[TResponseInputItem]:
+    """Assistant history as plain-string content, which the Chat Completions path accepts.
+
+    simple_to_agent_input writes earlier assistant replies as ``output_text`` parts;
+    openai-agents' Chat Completions converter rejects those ("Unknown content"), so the
+    second turn of every conversation would fail in openai-chat mode.
+    """
+    converted: list[TResponseInputItem] = []
+    for item in items:
+        content = item.get("content") if isinstance(item, dict) else None
+        if isinstance(item, dict) and item.get("role") == "assistant" and isinstance(content, list):
+            text = "".join(
+                part.get("text", "")
+                for part in content
+                if isinstance(part, dict) and part.get("type") == "output_text"
+            )
+            item = cast(TResponseInputItem, {"role": "assistant", "content": text})
+        converted.append(item)
+    return converted
 
 
 def _is_text_delta(event: ThreadStreamEvent) -> bool:
@@ -118,9 +140,10 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
         agent_context = AgentContext[RequestContext](
             thread=thread, store=self.store, request_context=context
         )
-        result = Runner.run_streamed(
-            agent, await simple_to_agent_input(items), context=agent_context
-        )
+        agent_input = await simple_to_agent_input(items)
+        if cfg.model == "openai-chat":
+            agent_input = for_chat_completions(agent_input)
+        result = Runner.run_streamed(agent, agent_input, context=agent_context)
         rewrite_id = AssistantIdRewriter(
             lambda: self.store.generate_item_id("message", thread, context),
             force_fake=cfg.has(Fault.FAKE_ITEM_IDS),

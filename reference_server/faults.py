@@ -8,10 +8,10 @@ breaks (``if Fault.NO_HISTORY in cfg.faults: ...``); this module only names them
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Fault(str, Enum):
+class Fault(StrEnum):
     """A deliberate break of the correct reference server (value = CLI name)."""
 
     NO_HISTORY = "no-history"

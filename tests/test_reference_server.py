@@ -515,3 +515,28 @@ def _drop_tables(prefix: str) -> None:
         await store.close()
 
     asyncio.run(drop())
+
+
+@pytest.mark.parametrize("mode", ["openai", "openai-chat"])
+def test_openai_modes_against_a_local_model(
+    mode: str, key_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--model openai / openai-chat honour OPENAI_BASE_URL; chat mode gets unique item ids."""
+    model_stub = pytest.importorskip("harness.model_stub")
+    with model_stub.ModelStub(token_delay=0.0) as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+        cfg = ServerConfig(db_path=":memory:", dev_key_path=key_path, model=mode)
+        with serve_in_thread(cfg) as url, httpx.Client(timeout=30) as c:
+            headers = auth(key_path)
+            _, events = stream(c, url, create_thread_body("first canary-oa"), headers)
+            thread_id = thread_id_of(events)
+            _, events = stream(c, url, add_message_body(thread_id, "second"), headers)
+            assert "canary-oa" in assistant_text(events)
+            body = {"type": "items.list", "params": {"thread_id": thread_id}}
+            items = call(c, url, body, headers).json()["data"]
+        requests = stub.model_requests()
+    assert len(requests) == 2 and "User: unknown (id alice)" in (requests[-1].instructions or "")
+    assistant_ids = [i["id"] for i in items if i["type"] == "assistant_message"]
+    assert len(assistant_ids) == 2 and len(set(assistant_ids)) == 2
+    assert "__fake_id__" not in assistant_ids
