@@ -155,9 +155,11 @@ def _validate(ns: argparse.Namespace) -> list[str]:
     from harness.registry import load_catalogue
     from harness.target import ConfigError, load_target
 
-    options = _target_options(ns)
+    flags = {k.replace("-", "_"): v for k, v in _target_options(ns).items() if v}
+    if ns.header:
+        flags["headers"] = ns.header
     try:
-        target = load_target({k.replace("-", "_"): v for k, v in options.items() if v})
+        target = load_target(flags)
         if ns.baseline:
             load_baseline(ns.baseline, load_catalogue())
     except (ConfigError, BaselineError) as exc:

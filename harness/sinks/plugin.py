@@ -86,7 +86,6 @@ class ReportPlugin:
         self.config = config
         self.log = log
         self.baseline = baseline
-        self.secrets: list[str] = []
         self._baselined: set[str] = set()
         self._attached = False
 
@@ -103,18 +102,16 @@ class ReportPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        self.secrets = known_secrets(self.config)
-        for secret in self.secrets:
-            self.log.secrets.add(secret)
         collector = self._collector()
         if collector is not None and not self._attached:
             # First, so every other listener sees the baselined outcome and the derived repro.
             collector.listeners.insert(0, self)
             self._attached = True
         self.log.on_secret.append(self._share_secret)
+        for secret in known_secrets(self.config):
+            self.log.add_secret(secret)
 
     def _share_secret(self, secret: str) -> None:
-        self.secrets.append(secret)
         for listener in self._listeners():
             if listener is not self and hasattr(listener, "add_secret"):
                 listener.add_secret(secret)

@@ -154,9 +154,9 @@ class RichReporter:
             c.print()
             c.print(Text(f"Not tested ({len(skipped)}, a precondition is missing):", style="bold"))
             for reason, ids in _group_skips(skipped).items():
-                line = Text(f"{MARKS[Outcome.SKIP]} {reason}: ", style=STYLES[Outcome.SKIP])
-                line.append(", ".join(ids))
-                c.print(line)
+                skip = Text(f"{MARKS[Outcome.SKIP]} {reason}: ", style=STYLES[Outcome.SKIP])
+                skip.append(", ".join(ids))
+                c.print(skip)
         c.print()
         lines = verdict_lines(run)
         for i, line in enumerate(lines):
