@@ -1,0 +1,46 @@
+"""The catalogue is complete and docs/checks.md is generated from it, never stale."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.catalogue import render_catalogue
+from harness.registry import load_catalogue
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "checks.md"
+REGENERATE = "chatkit-harness list --format md > docs/checks.md"
+
+CATALOGUE = load_catalogue()
+
+
+def test_docs_checks_md_is_current():
+    """docs/checks.md equals what the registry renders now."""
+    assert DOCS.is_file(), f"docs/checks.md is missing: run `{REGENERATE}`"
+    assert DOCS.read_text(encoding="utf-8") == render_catalogue("md"), (
+        f"docs/checks.md is stale: run `{REGENERATE}` and commit it"
+    )
+
+
+@pytest.mark.parametrize("check_id", sorted(CATALOGUE))
+def test_check_has_pitfall_fix_and_ref(check_id):
+    """Every check says what goes wrong, how to fix it, and where the rule comes from."""
+    spec = CATALOGUE[check_id]
+    for field in ("title", "pitfall", "fix", "ref"):
+        text = getattr(spec, field).strip()
+        assert len(text) >= 8, f"{check_id} has no real {field}: {text!r}"
+    assert spec.pitfall != spec.fix, f"{check_id}: the fix repeats the pitfall"
+
+
+@pytest.mark.parametrize("check_id", sorted(CATALOGUE))
+def test_docs_name_each_check(check_id):
+    """Each check has its own section in the docs, with its fix."""
+    text = DOCS.read_text(encoding="utf-8") if DOCS.is_file() else ""
+    assert f"### `{check_id}`" in text
+    assert CATALOGUE[check_id].fix in text
+
+
+def test_catalogue_is_not_empty():
+    """The registry found the scenario modules."""
+    assert len(CATALOGUE) > 10
