@@ -46,6 +46,10 @@ class Target:
     user_header: str = "X-User-ID"  # the plain identity header some deployments trust
     origin_url: str | None = None  # the same backend without the proxy in front
     frontend_url: str | None = None
+    # Browser checks: where the ChatKit script comes from, and the session the page needs
+    # ('NAME=VALUE', '{token}' stands for the test user's token; set as an httpOnly cookie).
+    chatkit_script: str = "auto"  # standin, cdn or auto
+    frontend_cookie: str | None = None
     context_mode: ContextMode = "body"
     timeout: float = 30.0
     ttfb_threshold: float = 2.0
@@ -110,7 +114,7 @@ class Target:
 
     def secrets(self) -> list[str]:
         """Every value that must never appear unredacted in output."""
-        vals = [self.token, self.token_b, self.cookie]
+        vals = [self.token, self.token_b, self.cookie, self.frontend_cookie]
         for hdrs in (self.headers, self.user_headers_a, self.user_headers_b):
             vals += [v for k, v in hdrs.items() if k.lower() in _SECRET_HEADERS]
         return [v for v in vals if v]

@@ -1,0 +1,274 @@
+"""A small site for the fixture pages: static files, a session endpoint, and a CORS front.
+
+Used by the harness's own tests and benchmarks to serve ``fixtures/pages`` (and the bundled
+React page) the way a small app would:
+
+- ``GET /config.js`` sets ``window.CHATKIT_CONFIG = {apiUrl, domainKey}``: where the backend is.
+- ``GET /session`` reads the httpOnly ``auth_token`` cookie and answers ``{token, user}``
+  (401 without it), as a session endpoint of an auth library would.
+- A second listener passes ``POST`` requests through to the ChatKit backend unchanged, adding
+  the CORS headers a cross-origin page needs (the backend itself may not send them), and
+  relays the answer chunk by chunk so streaming stays streaming.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import mimetypes
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+SESSION_COOKIE = "auth_token"
+DOMAIN_KEY = "domain_pk_localhost_dev"
+
+
+def _claims(token: str) -> dict[str, Any]:
+    """The JWT payload, unverified: only used to show who is logged in."""
+    try:
+        payload = token.split(".")[1]
+        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _cookie(header: str | None, name: str) -> str | None:
+    for part in (header or "").split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name:
+            return value
+    return None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+@dataclass
+class FixtureSite:
+    """Serves ``mounts`` (URL prefix -> directory) and fronts ``backend_url`` with CORS."""
+
+    backend_url: str
+    mounts: Mapping[str, Path]
+    _servers: list[_Server] = field(default_factory=list)
+
+    def start(self) -> FixtureSite:
+        self._servers = [
+            _Server(("127.0.0.1", 0), self._page_handler()),
+            _Server(("127.0.0.1", 0), self._cors_handler()),
+        ]
+        for server in self._servers:
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        self._servers = []
+
+    def __enter__(self) -> FixtureSite:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The page origin, with a trailing slash."""
+        return f"http://127.0.0.1:{self._servers[0].server_address[1]}/"
+
+    @property
+    def api_url(self) -> str:
+        """The ChatKit endpoint as the pages see it (the CORS front)."""
+        path = urlsplit(self.backend_url).path or "/"
+        return f"http://127.0.0.1:{self._servers[1].server_address[1]}{path}"
+
+    # -- the page listener ------------------------------------------------------------------
+
+    def _page_handler(self) -> type[BaseHTTPRequestHandler]:
+        site = self
+
+        class Pages(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                path = urlsplit(self.path).path
+                if path == "/config.js":
+                    cfg = {"apiUrl": site.api_url, "domainKey": DOMAIN_KEY}
+                    body = f"window.CHATKIT_CONFIG = {json.dumps(cfg)};\n".encode()
+                    self._send(200, "application/javascript", body)
+                elif path == "/session":
+                    token = _cookie(self.headers.get("Cookie"), SESSION_COOKIE)
+                    if not token:
+                        self._send(401, "application/json", b'{"error": "not logged in"}')
+                        return
+                    claims = _claims(token)
+                    user = {"id": claims.get("sub", ""), "name": claims.get("name", "")}
+                    body = json.dumps({"token": token, "user": user}).encode()
+                    self._send(200, "application/json", body)
+                else:
+                    self._static(path)
+
+            def _static(self, path: str) -> None:
+                for prefix, root in sorted(site.mounts.items(), key=lambda kv: -len(kv[0])):
+                    if not path.startswith(prefix):
+                        continue
+                    rel = path[len(prefix) :].lstrip("/") or "index.html"
+                    file = (root / rel).resolve()
+                    if file.is_dir():
+                        file = file / "index.html"
+                    if root.resolve() in file.parents and file.is_file():
+                        ctype = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+                        self._send(200, ctype, file.read_bytes())
+                        return
+                self._send(404, "text/plain", b"not found")
+
+            def _send(self, status: int, ctype: str, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Pages
+
+    # -- the CORS front of the backend ------------------------------------------------------
+
+    def _cors_handler(self) -> type[BaseHTTPRequestHandler]:
+        upstream = urlsplit(self.backend_url)
+
+        class Cors(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _cors(self) -> None:
+                origin = self.headers.get("Origin")
+                self.send_header("Access-Control-Allow-Origin", origin or "*")
+                self.send_header("Vary", "Origin")
+
+            def do_OPTIONS(self) -> None:
+                self.send_response(204)
+                self._cors()
+                self.send_header("Access-Control-Allow-Methods", "POST, OPTIONS")
+                asked = self.headers.get("Access-Control-Request-Headers", "")
+                self.send_header("Access-Control-Allow-Headers", asked or "*")
+                self.send_header("Access-Control-Max-Age", "600")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                keep = ("authorization", "content-type", "accept", "cookie", "x-user-id")
+                headers = {k: v for k, v in self.headers.items() if k.lower() in keep}
+                conn = http.client.HTTPConnection(
+                    upstream.hostname or "127.0.0.1", upstream.port, timeout=60
+                )
+                try:
+                    conn.request("POST", self.path, body=body, headers=headers)
+                    resp = conn.getresponse()
+                    self.send_response(resp.status)
+                    self._cors()
+                    for name in ("Content-Type", "Cache-Control", "WWW-Authenticate"):
+                        value = resp.getheader(name)
+                        if value:
+                            self.send_header(name, value)
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    while True:
+                        chunk = resp.read1(65536)
+                        if not chunk:
+                            break
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                except OSError:
+                    self.close_connection = True
+                finally:
+                    conn.close()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Cors
+
+
+@dataclass
+class FixtureStack:
+    """The test issuer, the bundled reference server trusting it, and a :class:`FixtureSite`.
+
+    ``args`` are extra reference-server flags (a fault mode, say). ``token`` is a valid token of
+    the test user; ``cookie`` the ``--frontend-cookie`` value the fixture pages expect.
+    """
+
+    mounts: Mapping[str, Path]
+    args: tuple[str, ...] = ()
+    token: str = ""
+    backend_url: str = ""
+    site: FixtureSite | None = None
+    _stop: list[Any] = field(default_factory=list)
+
+    cookie = f"{SESSION_COOKIE}={{token}}"
+
+    def start(self) -> FixtureStack:
+        from harness.issuer import TestIssuer
+        from harness.launch import start_reference_server
+
+        issuer = TestIssuer()
+        issuer.start()
+        self._stop.append(issuer.stop)
+        try:
+            server = start_reference_server(
+                [
+                    "--db",
+                    ":memory:",
+                    "--jwks-url",
+                    issuer.jwks_url,
+                    "--issuer",
+                    issuer.issuer,
+                    "--audience",
+                    issuer.audience,
+                    *self.args,
+                ]
+            )
+            self._stop.append(server.stop)
+            self.backend_url = server.url
+            self.token = issuer.mint("alice", name="Alice")
+            self.site = FixtureSite(server.url, self.mounts).start()
+            self._stop.append(self.site.stop)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        while self._stop:
+            self._stop.pop()()
+
+    def __enter__(self) -> FixtureStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def harness_options(self, page: str) -> dict[str, str]:
+        """The ``--chatkit-*`` options that point the harness at ``page`` of this site."""
+        assert self.site is not None
+        return {
+            "url": self.site.api_url,
+            "token": self.token,
+            "frontend-url": self.site.url + page.lstrip("/"),
+            "frontend-cookie": self.cookie,
+            "script": "standin",
+        }

@@ -1,0 +1,483 @@
+"""Load the user's page once in Chromium and record what its ChatKit integration does.
+
+The recording is the evidence every browser check reads: each request the page made (headers,
+body, status, failure), console messages and uncaught errors, CSP violations, when
+``openai-chatkit`` was defined and whether it received options, the ``chatkit.*`` events, and
+how the element's text changed while a reply streamed. The harness drives the element only
+through its public API (``sendUserMessage``), so the same recording works with the real CDN
+script and with the stand-in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from harness.client import TargetUnreachable
+from harness.sse import parse_all
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Page, Request
+
+    from harness.browser.standin import ScriptMode
+
+FIRST_MESSAGE = "Hello from the chatkit-harness browser check."
+SECOND_MESSAGE = "And a second turn on the same thread, please."
+
+# Runs before any page script, in every frame: watches chatkit.* events (capture phase, so
+# non-bubbling events on the element are seen too), CSP violations, the definition of
+# openai-chatkit and every setOptions call on the upgraded element.
+INIT_SCRIPT = r"""
+(() => {
+  if (window.__chatkitHarness) return;
+  const rec = window.__chatkitHarness = {
+    events: [], csp: [], defined: null, setOptions: [], renders: [],
+  };
+  const now = () => Math.round(performance.now());
+  const NAMES = ["chatkit.ready", "chatkit.error", "chatkit.effect", "chatkit.log",
+    "chatkit.response.start", "chatkit.response.end", "chatkit.thread.change",
+    "chatkit.thread.load.start", "chatkit.thread.load.end", "chatkit.tool.change"];
+  for (const name of NAMES) {
+    window.addEventListener(name, (e) => {
+      let detail = null;
+      const d = e.detail;
+      if (d && d.error) detail = String(d.error.message || d.error);
+      else if (d && "threadId" in d) detail = String(d.threadId);
+      rec.events.push({ name, t: now(), detail });
+    }, true);
+  }
+  document.addEventListener("securitypolicyviolation", (e) => {
+    rec.csp.push({ blocked: e.blockedURI, directive: e.violatedDirective, t: now() });
+  }, true);
+  const define = customElements.define.bind(customElements);
+  customElements.define = function (name, cls, options) {
+    if (name === "openai-chatkit") {
+      rec.defined = now();
+      const original = cls.prototype.setOptions;
+      if (typeof original === "function") {
+        cls.prototype.setOptions = function (opts) {
+          const api = (opts && opts.api) || {};
+          rec.setOptions.push({
+            t: now(),
+            apiUrl: typeof api.url === "string" ? api.url : null,
+            customFetch: typeof api.fetch === "function",
+            domainKey: !!api.domainKey,
+          });
+          return original.apply(this, arguments);
+        };
+      }
+    }
+    return define(name, cls, options);
+  };
+})();
+"""
+
+# The seed's getPageContext(), evaluated by the harness itself: the truth to compare with.
+EXPECTED_CONTEXT = r"""
+() => {
+  const metaDescription =
+    document.querySelector('meta[name="description"]')?.getAttribute("content") || "";
+  const mainContent =
+    document.querySelector("article") || document.querySelector("main") || document.body;
+  const headings = Array.from(mainContent.querySelectorAll("h1, h2, h3"))
+    .slice(0, 5).map((h) => h.textContent?.trim()).filter(Boolean).join(", ");
+  return { url: window.location.href, title: document.title, path: window.location.pathname,
+           description: metaDescription, headings };
+}
+"""
+
+# Sends one message through the element's public API and waits for the turn to settle.
+SEND_TURN = r"""
+async ([text, newThread, timeoutMs]) => {
+  const el = document.querySelector("openai-chatkit");
+  if (!el) return { outcome: "no-element" };
+  if (typeof el.sendUserMessage !== "function") return { outcome: "not-upgraded" };
+  const rec = window.__chatkitHarness;
+  const root = el.shadowRoot || el;
+  const textOf = () => Array.from(root.childNodes)
+    .filter((n) => n.nodeName !== "STYLE" && n.nodeName !== "SCRIPT")
+    .map((n) => n.textContent || "").join("\n");
+  rec.renders = [[Math.round(performance.now()), textOf()]];
+  const observer = new MutationObserver(() => {
+    rec.renders.push([Math.round(performance.now()), textOf()]);
+  });
+  observer.observe(root, { subtree: true, childList: true, characterData: true });
+  const start = rec.events.length;
+  const t0 = performance.now();
+  const outcome = await new Promise((resolve) => {
+    let settled = false;
+    let errorAt = null;
+    const finish = (o) => {
+      if (settled) return;
+      settled = true;
+      clearInterval(poll);
+      resolve(o);
+    };
+    const poll = setInterval(() => {
+      const evs = rec.events.slice(start);
+      const error = evs.find((e) => e.name === "chatkit.error");
+      if (evs.some((e) => e.name === "chatkit.response.end")) finish(error ? "error" : "end");
+      else if (error) {
+        errorAt = errorAt ?? performance.now();
+        if (performance.now() - errorAt > 500) finish("error");
+      }
+      if (performance.now() - t0 > timeoutMs) finish("timeout");
+    }, 20);
+    try {
+      Promise.resolve(el.sendUserMessage({ text, newThread })).catch((e) => {
+        setTimeout(() => finish("rejected: " + String((e && e.message) || e)), 300);
+      });
+    } catch (e) {
+      finish("rejected: " + String((e && e.message) || e));
+    }
+  });
+  await new Promise((r) => setTimeout(r, 50));
+  observer.disconnect();
+  const errors = rec.events.slice(start).filter((e) => e.name === "chatkit.error")
+    .map((e) => e.detail);
+  return { outcome, renders: rec.renders, errors };
+}
+"""
+
+STORAGE = r"""
+() => {
+  const dump = (s) => { try { return JSON.stringify(Object.assign({}, s)); } catch { return ""; } };
+  return { cookie: document.cookie, local: dump(window.localStorage),
+           session: dump(window.sessionStorage) };
+}
+"""
+
+VISIBLE_TEXT = r"""
+() => {
+  const parts = [document.body ? document.body.innerText : ""];
+  for (const el of document.querySelectorAll("openai-chatkit")) {
+    if (el.shadowRoot) parts.push(el.shadowRoot.textContent || "");
+  }
+  return parts.join("\n");
+}
+"""
+
+
+@dataclass
+class NetRequest:
+    """One request the page made, as the browser sent it."""
+
+    url: str
+    method: str
+    resource_type: str
+    headers: dict[str, str]
+    body: str | None
+    status: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    failure: str | None = None
+    response_body: bytes | None = None
+
+    @property
+    def envelope(self) -> dict[str, Any] | None:
+        """The ChatKit request ``{type, params}`` when this is one."""
+        if self.method != "POST" or not self.body:
+            return None
+        try:
+            data = json.loads(self.body)
+        except ValueError:
+            return None
+        if isinstance(data, dict) and isinstance(data.get("type"), str) and "params" in data:
+            return data
+        return None
+
+    @property
+    def chatkit_type(self) -> str | None:
+        env = self.envelope
+        return str(env["type"]) if env else None
+
+    @property
+    def endpoint(self) -> str:
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+    @property
+    def input_metadata(self) -> Any:
+        env = self.envelope or {}
+        params = env.get("params")
+        inp = params.get("input") if isinstance(params, dict) else None
+        return inp.get("metadata") if isinstance(inp, dict) else None
+
+    def sse_payloads(self) -> list[dict[str, Any]]:
+        if not self.response_body:
+            return []
+        events, _ = parse_all(self.response_body)
+        out = []
+        for ev in events:
+            with contextlib.suppress(ValueError):
+                data = json.loads(ev.data)
+                if isinstance(data, dict):
+                    out.append(data)
+        return out
+
+    def assistant_text(self) -> str:
+        texts = []
+        for p in self.sse_payloads():
+            item = p.get("item") if p.get("type") == "thread.item.done" else None
+            if isinstance(item, dict) and item.get("type") == "assistant_message":
+                texts += [
+                    str(c.get("text", "")) for c in item.get("content", []) if isinstance(c, dict)
+                ]
+        return "".join(texts)
+
+    @property
+    def is_stream(self) -> bool:
+        return "text/event-stream" in self.response_headers.get("content-type", "")
+
+
+@dataclass
+class Turn:
+    text: str
+    outcome: str  # end, error, timeout, rejected: ..., no-element, not-upgraded
+    renders: list[tuple[int, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    expected_context: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PageRecord:
+    """Everything one page load showed; read by the checks, saved as artifacts on failure."""
+
+    url: str
+    logged_in: bool
+    script_mode: str
+    requests: list[NetRequest] = field(default_factory=list)
+    console: list[tuple[str, str]] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    csp: list[dict[str, Any]] = field(default_factory=list)
+    defined_ms: int | None = None
+    element_present: bool = False
+    options_calls: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    turns: list[Turn] = field(default_factory=list)
+    storage: dict[str, str] = field(default_factory=dict)
+    visible_text: str = ""
+    elapsed: float = 0.0
+    artifacts: list[Path] = field(default_factory=list)
+
+    @property
+    def defined(self) -> bool:
+        return self.defined_ms is not None
+
+    @property
+    def chatkit_requests(self) -> list[NetRequest]:
+        """ChatKit requests that actually left the page (not ones the page refused to send)."""
+        return [r for r in self.requests if r.chatkit_type and r.failure != "not sent"]
+
+    def script_requests(self) -> list[NetRequest]:
+        return [
+            r
+            for r in self.requests
+            if r.resource_type == "script" and "chatkit" in urlsplit(r.url).path.lower()
+        ]
+
+
+@dataclass
+class RecordOptions:
+    frontend_url: str
+    script_mode: ScriptMode
+    cookies: list[dict[str, Any]]
+    timeout: float
+    turns: int = 2
+    workdir: Path | None = None
+    logged_in: bool = True
+
+
+async def record_page(browser: Browser, opts: RecordOptions) -> PageRecord:
+    """Load the page, drive up to ``opts.turns`` messages, and return what happened."""
+    from harness.browser import standin
+
+    t0 = time.monotonic()
+    workdir = opts.workdir or Path(tempfile.mkdtemp(prefix="chatkit-browser-"))
+    tag = "logged-in" if opts.logged_in else "logged-out"
+    har = workdir / f"{tag}.har"
+    record = PageRecord(opts.frontend_url, opts.logged_in, opts.script_mode)
+    context = await browser.new_context(record_har_path=str(har), record_har_content="embed")
+    pending: list[Request] = []
+    try:
+        await context.tracing.start(screenshots=True, snapshots=True)
+        await standin.install(context, opts.script_mode)
+        if opts.cookies:
+            await context.add_cookies(opts.cookies)  # type: ignore[arg-type]
+        await context.add_init_script(INIT_SCRIPT)
+        page = await context.new_page()
+        page.on("request", lambda r: pending.append(r))
+        page.on("console", lambda m: record.console.append((m.type, m.text)))
+        page.on("pageerror", lambda e: record.page_errors.append(str(e)))
+        try:
+            await _drive(page, record, opts)
+        finally:
+            record.requests = [await _materialise(r) for r in pending]
+            screenshot = workdir / f"{tag}.png"
+            with contextlib.suppress(Exception):
+                await page.screenshot(path=str(screenshot), full_page=True, timeout=5000)
+                record.artifacts.append(screenshot)
+            trace = workdir / f"{tag}-trace.zip"
+            with contextlib.suppress(Exception):
+                await context.tracing.stop(path=str(trace))
+                record.artifacts.append(trace)
+    finally:
+        await context.close()  # writes the HAR
+        if har.is_file():
+            record.artifacts.append(har)
+        record.elapsed = time.monotonic() - t0
+    return record
+
+
+async def _drive(page: Page, record: PageRecord, opts: RecordOptions) -> None:
+    timeout_ms = int(opts.timeout * 1000)
+    try:
+        response = await page.goto(opts.frontend_url, wait_until="load", timeout=timeout_ms)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TargetUnreachable(f"cannot load {opts.frontend_url}: {first}") from None
+    if response is not None and response.status >= 400:
+        raise TargetUnreachable(f"cannot load {opts.frontend_url}: HTTP {response.status}")
+    await _wait_for_definition(page, opts.timeout)
+    # Once defined, the integration should render the element and hand it its options.
+    defined = await page.evaluate("() => !!customElements.get('openai-chatkit')")
+    with contextlib.suppress(Exception):
+        if defined:
+            await page.wait_for_function(
+                "() => window.__chatkitHarness.setOptions.length > 0"
+                " && !!document.querySelector('openai-chatkit')",
+                timeout=min(3000, timeout_ms),
+            )
+    await _snapshot(page, record)
+    if record.defined and record.element_present:
+        for i in range(opts.turns):
+            text = FIRST_MESSAGE if i == 0 else SECOND_MESSAGE
+            expected = await page.evaluate(EXPECTED_CONTEXT)
+            result = await page.evaluate(SEND_TURN, [text, i == 0, timeout_ms])
+            record.turns.append(
+                Turn(
+                    text=text,
+                    outcome=str(result.get("outcome")),
+                    renders=[(int(t), str(s)) for t, s in result.get("renders", [])],
+                    errors=[str(e) for e in result.get("errors", [])],
+                    expected_context={k: str(v) for k, v in expected.items()},
+                )
+            )
+            if record.turns[-1].outcome != "end":
+                break
+    else:
+        # Logged out or broken: still give a page that reacts late a moment to show something.
+        await asyncio.sleep(0.2)
+    await _snapshot(page, record)
+    with contextlib.suppress(Exception):
+        record.storage = {k: str(v) for k, v in (await page.evaluate(STORAGE)).items()}
+    with contextlib.suppress(Exception):
+        record.visible_text = str(await page.evaluate(VISIBLE_TEXT))
+
+
+async def _wait_for_definition(page: Page, timeout: float, quiet: float = 0.75) -> None:
+    """Until openai-chatkit is defined, or no script has been loading for ``quiet`` seconds.
+
+    A page may add the script late (after hydration, on idle), so the page's ``load`` is not
+    enough; waiting for network idle is no good either, as one unread response body or a
+    long poll keeps a connection open for ever.
+    """
+    in_flight: set[Any] = set()
+    last_change = time.monotonic()
+
+    def started(req: Request) -> None:
+        nonlocal last_change
+        if req.resource_type == "script":
+            in_flight.add(req)
+            last_change = time.monotonic()
+
+    def ended(req: Request) -> None:
+        nonlocal last_change
+        if req in in_flight:
+            in_flight.discard(req)
+            last_change = time.monotonic()
+
+    page.on("request", started)
+    page.on("requestfinished", ended)
+    page.on("requestfailed", ended)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if await page.evaluate("() => !!customElements.get('openai-chatkit')"):
+                return
+            if not in_flight and time.monotonic() - last_change > quiet:
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        page.remove_listener("request", started)
+        page.remove_listener("requestfinished", ended)
+        page.remove_listener("requestfailed", ended)
+
+
+async def _snapshot(page: Page, record: PageRecord) -> None:
+    state = await page.evaluate(
+        "() => ({ rec: window.__chatkitHarness || null,"
+        " present: !!document.querySelector('openai-chatkit') })"
+    )
+    rec = state.get("rec") or {}
+    record.defined_ms = rec.get("defined")
+    record.element_present = bool(state.get("present"))
+    record.options_calls = list(rec.get("setOptions") or [])
+    record.events = list(rec.get("events") or [])
+    record.csp = list(rec.get("csp") or [])
+
+
+async def _materialise(req: Request) -> NetRequest:
+    try:
+        headers = await req.all_headers()
+    except Exception:
+        headers = dict(req.headers)
+    out = NetRequest(
+        url=req.url,
+        method=req.method,
+        resource_type=req.resource_type,
+        headers={k.lower(): v for k, v in headers.items()},
+        body=req.post_data,
+    )
+    failure = req.failure
+    if failure:
+        out.failure = failure
+    try:
+        resp = await req.response()
+    except Exception:
+        resp = None
+    if resp is not None:
+        out.status = resp.status
+        with contextlib.suppress(Exception):
+            out.response_headers = {k.lower(): v for k, v in (await resp.all_headers()).items()}
+        if out.chatkit_type:
+            with contextlib.suppress(Exception):
+                out.response_body = _utf8_body(await resp.body(), out.response_headers)
+    elif not failure:
+        out.failure = "no response"
+    return out
+
+
+def _utf8_body(body: bytes, headers: dict[str, str]) -> bytes:
+    """Undo DevTools decoding a charset-less body as Latin-1 (SSE is always UTF-8)."""
+    if "charset" in headers.get("content-type", "").lower():
+        return body
+    try:
+        return body.decode("utf-8").encode("latin-1").decode("utf-8").encode("utf-8")
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        return body
+
+
+_AUTH_VALUE_RE = re.compile(r"(?i)^\s*bearer\s+(undefined|null|)\s*$")
+
+
+def empty_bearer(value: str) -> bool:
+    """``Bearer undefined`` and friends: a header that is there but carries no credential."""
+    return bool(_AUTH_VALUE_RE.match(value))

@@ -1,0 +1,665 @@
+"""The page side of an integration, checked in a real Chromium: script loading, the custom
+fetch (auth and metadata), page context, streaming render, logged-out behaviour, and the
+Next.js httpOnly-cookie proxy.
+
+Source: building-chat-interfaces.txt, "Frontend Patterns" (custom fetch interceptor, page
+context extraction, script loading detection) and "Next.js Integration" (httpOnly cookie proxy,
+script loading strategy); the element contract in @openai/chatkit 1.9.0 types/index.d.ts.
+
+The page is loaded once logged in (two messages sent through the element's own
+``sendUserMessage``) and once without a session; every check reads those recordings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from harness.browser.recorder import NetRequest, PageRecord, empty_bearer
+from harness.browser.session import (
+    BrowserSession,
+    cookie_header,
+    save_artifacts,
+    secrets_of,
+)
+from harness.browser.standin import CDN_URL
+from harness.client import ChatKitClient, RecordedStream
+from harness.expect import evidence_of
+from harness.plugin import target_flags
+from harness.redact import redact_header, redact_text
+from harness.registry import MUST, SHOULD, check, spec_of
+from harness.results import CheckFailure, fail, untestable
+from harness.target import Identity, Target, load_target
+
+SEED = "building-chat-interfaces.txt"
+NEED_FRONTEND = "pass --frontend-url URL of a page that embeds ChatKit"
+CONTEXT_FIELDS = ("url", "title", "path", "description", "headings")
+
+
+# -- shared recordings -------------------------------------------------------------------------
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser_session(request: pytest.FixtureRequest) -> AsyncIterator[BrowserSession | None]:
+    """Chromium for the run, or None when no frontend URL was given (checks skip)."""
+    if not load_target(target_flags(request.config)).frontend_url:
+        yield None
+        return
+    target: Target = request.getfixturevalue("chatkit_target")
+    session = BrowserSession.for_target(target)
+    try:
+        yield session
+    finally:
+        await session.close()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def page_run(browser_session: BrowserSession | None) -> PageRecord:
+    if browser_session is None:
+        untestable(NEED_FRONTEND)
+    return await browser_session.record(logged_in=True)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def logged_out_run(
+    browser_session: BrowserSession | None, page_run: PageRecord, chatkit_target: Target
+) -> PageRecord:
+    """The page without a session; only worth loading when the logged-in page worked."""
+    if browser_session is None:
+        untestable(NEED_FRONTEND)
+    if not chatkit_target.frontend_cookie:
+        untestable("pass --frontend-cookie NAME={token}: the check compares with and without it")
+    blocked_by_element(page_run, chatkit_target)
+    return await browser_session.record(logged_in=False)
+
+
+@contextlib.contextmanager
+def artifacts_on_failure(
+    request: pytest.FixtureRequest, target: Target, *records: PageRecord
+) -> Iterator[None]:
+    """On a failure, keep the trace, HAR and screenshot of the recordings in the check's folder."""
+    try:
+        yield
+    except CheckFailure:
+        spec = spec_of(request.node)
+        folder = _artifact_dir(request, spec.id if spec else request.node.name)
+        if folder is not None:
+            for rec in records:
+                save_artifacts(rec, folder, secrets_of(target))
+        raise
+
+
+def _artifact_dir(request: pytest.FixtureRequest, check_id: str) -> Any:
+    try:
+        from harness.artifacts import check_dir
+    except ImportError:  # artifacts not available in this build: the failure still reports
+        return None
+    return check_dir(request, check_id)
+
+
+# -- evidence helpers --------------------------------------------------------------------------
+
+
+def describe(req: NetRequest, secrets: list[str]) -> str:
+    status = f"HTTP {req.status}" if req.status is not None else (req.failure or "no response")
+    kind = f" ({req.chatkit_type})" if req.chatkit_type else ""
+    lines = [f"{req.method} {redact_text(req.url, secrets)}{kind} -> {status}"]
+    for name in ("authorization", "cookie", "content-type", "x-user-id"):
+        if name in req.headers:
+            lines.append(
+                f"  {name}: {redact_header(name, redact_text(req.headers[name], secrets))}"
+            )
+    return "\n".join(lines)
+
+
+def log_excerpt(rec: PageRecord, secrets: list[str]) -> str:
+    lines = [f"uncaught: {e}" for e in rec.page_errors[:5]]
+    lines += [
+        f"console.{kind}: {text}" for kind, text in rec.console if kind in ("error", "warning")
+    ]
+    return redact_text("\n".join(lines[:12]), secrets)
+
+
+def blocked_by_element(rec: PageRecord, target: Target) -> None:
+    """Checks that need the element to have talked to the backend skip when it never did."""
+    if not rec.defined:
+        untestable("not exercised: <openai-chatkit> was never defined (see browser.script-loads)")
+    if not rec.chatkit_requests:
+        if not target.frontend_cookie:
+            untestable(
+                "the page sent no ChatKit request; pass --frontend-cookie NAME={token} "
+                "so it has a session"
+            )
+        outcome = rec.turns[0].outcome if rec.turns else "no message could be sent"
+        untestable(
+            f"not exercised: the page sent no ChatKit request ({outcome}; "
+            "see browser.upgrade-before-use)"
+        )
+
+
+def has_credentials(req: NetRequest, target: Target) -> bool:
+    auth = req.headers.get("authorization", "")
+    if auth and not empty_bearer(auth):
+        return True
+    if any(req.headers.get(name.lower()) for name in target.headers):
+        return True
+    # The cookie-proxy pattern: the browser sends only its session cookie.
+    return bool(req.headers.get("cookie")) and _same_origin(req.url, target.frontend_url or "")
+
+
+def _same_origin(a: str, b: str) -> bool:
+    from urllib.parse import urlsplit
+
+    pa, pb = urlsplit(a), urlsplit(b)
+    return (pa.scheme, pa.netloc) == (pb.scheme, pb.netloc)
+
+
+# -- checks ----------------------------------------------------------------------------------
+
+
+@check(
+    id="browser.script-loads",
+    title="The ChatKit script loads and defines <openai-chatkit>",
+    level=MUST,
+    pitfall="A missing or wrong script URL (e.g. cdn.openai.com/chatkit/v1/chatkit.min.js) or a "
+    "Content-Security-Policy without cdn.platform.openai.com: the element is never defined "
+    "and the chat silently never appears.",
+    fix='Load <script src="https://cdn.platform.openai.com/deployments/chatkit/chatkit.js" '
+    'async> (Next.js: next/script with strategy="beforeInteractive") and allow '
+    "cdn.platform.openai.com in script-src.",
+    ref=f"{SEED} Common Pitfalls: 'Script not loaded | Component fails to render | Detect script "
+    "loading, wait before rendering'; Script Loading Strategy",
+)
+async def test_script_loads(
+    request: pytest.FixtureRequest, page_run: PageRecord, chatkit_target: Target
+) -> None:
+    rec = page_run
+    secrets = secrets_of(chatkit_target)
+    with artifacts_on_failure(request, chatkit_target, rec):
+        scripts = rec.script_requests()
+        broken = [r for r in scripts if r.failure or (r.status or 0) >= 400]
+        csp = [v for v in rec.csp if v.get("directive", "").startswith("script-src")]
+        evidence = "\n".join(
+            [describe(r, secrets) for r in scripts]
+            + [f"CSP blocked {v.get('blocked')} ({v.get('directive')})" for v in csp]
+            + ([log_excerpt(rec, secrets)] if log_excerpt(rec, secrets) else [])
+        )
+        if broken:
+            first = broken[0]
+            what = first.failure or f"HTTP {first.status}"
+            if what == "csp":
+                what = "blocked by the page's Content-Security-Policy"
+            fail(
+                f"the ChatKit script request failed: GET {first.url} -> {what}",
+                expected=f"GET {CDN_URL} -> 200",
+                actual=f"{first.url} -> {what}",
+                evidence=evidence,
+            )
+        if csp:
+            fail(
+                f"a Content-Security-Policy blocked the script {csp[0].get('blocked')}",
+                expected="script-src allows https://cdn.platform.openai.com",
+                actual=f"blocked by {csp[0].get('directive')}",
+                evidence=evidence,
+            )
+        if not rec.defined:
+            actual = (
+                "no script whose URL names chatkit was requested"
+                if not scripts
+                else f"{len(scripts)} script request(s), none defined the element"
+            )
+            fail(
+                "<openai-chatkit> was never defined",
+                expected="customElements.get('openai-chatkit') within "
+                f"{chatkit_target.timeout:g} s of page load",
+                actual=actual,
+                evidence=evidence or "no ChatKit script request and no console errors",
+            )
+
+
+@check(
+    id="browser.upgrade-before-use",
+    title="The element is used only after it is defined, and receives its options",
+    level=MUST,
+    pitfall="Calling setOptions()/sendUserMessage() on <openai-chatkit> before the script has "
+    "defined it throws 'is not a function' (or React warns 'ChatKit element is not mounted'); "
+    "the element then never gets its options and shows nothing.",
+    fix="Wait for customElements.whenDefined('openai-chatkit') before rendering or calling the "
+    "element (the seed's scriptStatus pattern), and load the script before your code runs.",
+    ref=f"{SEED} Frontend Patterns 3. Script Loading Detection; @openai/chatkit-react "
+    "ChatKit.tsx (whenDefined before setOptions)",
+)
+async def test_upgrade_before_use(
+    request: pytest.FixtureRequest, page_run: PageRecord, chatkit_target: Target
+) -> None:
+    rec = page_run
+    secrets = secrets_of(chatkit_target)
+    if not rec.defined:
+        untestable("not exercised: <openai-chatkit> was never defined (see browser.script-loads)")
+    with artifacts_on_failure(request, chatkit_target, rec):
+        problems = [f"uncaught {e}" for e in rec.page_errors]
+        problems += [
+            f"console.{kind}: {text}"
+            for kind, text in rec.console
+            if (kind == "error" and not text.startswith("Failed to load resource"))
+            or "not mounted" in text
+        ]
+        evidence = log_excerpt(rec, secrets)
+        if problems:
+            fail(
+                "the page used ChatKit before it was ready, or the integration logged errors",
+                expected="no uncaught errors and no console errors from the integration",
+                actual=redact_text(problems[0], secrets),
+                evidence=evidence,
+            )
+        if not rec.element_present:
+            fail(
+                "no <openai-chatkit> element was rendered",
+                expected="an <openai-chatkit> element in the page once the script is ready",
+                actual="the element is defined but never placed in the document",
+                evidence=evidence,
+            )
+        if not rec.options_calls:
+            fail(
+                "the upgraded element never received options",
+                expected="setOptions({api: {url, domainKey, fetch}}) on the upgraded element",
+                actual="no setOptions call after the element was defined",
+                evidence=evidence,
+            )
+
+
+@check(
+    id="browser.fetch-auth",
+    title="Every request the element sends carries the auth the backend needs",
+    level=MUST,
+    pitfall="The custom fetch adds metadata and X-User-ID but no Authorization header (as the "
+    "seed's snippet prints it), or only on the first request: the backend answers 401.",
+    fix="In api.fetch, add 'Authorization: Bearer <token>' (or your configured header) to "
+    "every request; behind a cookie proxy, let the proxy add it.",
+    ref=f"{SEED} Common Pitfalls: 'Auth headers missing | Backend rejects requests | Use custom "
+    "fetch interceptor'; Frontend Patterns 1. Custom Fetch Interceptor",
+)
+async def test_fetch_auth(
+    request: pytest.FixtureRequest, page_run: PageRecord, chatkit_target: Target
+) -> None:
+    rec = page_run
+    blocked_by_element(rec, chatkit_target)
+    secrets = secrets_of(chatkit_target)
+    with artifacts_on_failure(request, chatkit_target, rec):
+        reqs = rec.chatkit_requests
+        evidence = "\n".join(describe(r, secrets) for r in reqs)
+        for i, req in enumerate(reqs):
+            if not has_credentials(req, chatkit_target):
+                fail(
+                    f"ChatKit request #{i + 1} ({req.chatkit_type}) carries no credentials",
+                    expected="Authorization: Bearer <token> (or the configured auth header) on "
+                    "every request",
+                    actual="no Authorization header"
+                    if "authorization" not in req.headers
+                    else "an Authorization header without a token",
+                    evidence=evidence,
+                )
+            if req.status in (401, 403):
+                fail(
+                    f"the backend rejected ChatKit request #{i + 1} ({req.chatkit_type})",
+                    expected="HTTP 200",
+                    actual=f"HTTP {req.status}",
+                    evidence=evidence,
+                )
+        if len(reqs) < 2:
+            turn = rec.turns[-1] if rec.turns else None
+            fail(
+                "the second message never reached the backend",
+                expected="a ChatKit request for each of the two messages",
+                actual=f"{len(reqs)} request(s); turn outcome: {turn.outcome if turn else '-'}",
+                evidence=evidence,
+            )
+
+
+@check(
+    id="browser.fetch-metadata",
+    title="Message requests carry params.input.metadata with userInfo and pageContext",
+    level=MUST,
+    pitfall="The custom fetch forwards the body untouched, so the agent never learns who the "
+    "user is or which page they are on.",
+    fix="In api.fetch, JSON.parse the body and set parsed.params.input.metadata = {userId, "
+    "userInfo, pageContext, ...}, then JSON.stringify it back.",
+    ref=f"{SEED} Common Pitfalls: 'Context not transmitted | Agent missing user/page info | Add "
+    "to request metadata'; Frontend Patterns 1. Custom Fetch Interceptor",
+)
+async def test_fetch_metadata(
+    request: pytest.FixtureRequest, page_run: PageRecord, chatkit_target: Target
+) -> None:
+    rec = page_run
+    blocked_by_element(rec, chatkit_target)
+    with artifacts_on_failure(request, chatkit_target, rec):
+        inputs = [r for r in rec.chatkit_requests if _has_input(r)]
+        if not inputs:
+            fail(
+                "no message request was sent",
+                expected="threads.create / threads.add_user_message requests",
+                actual=", ".join(str(r.chatkit_type) for r in rec.chatkit_requests),
+            )
+        for req in inputs:
+            meta = req.input_metadata
+            missing = [
+                key
+                for key in ("userInfo", "pageContext")
+                if not isinstance(meta, dict)
+                or not isinstance(meta.get(key), dict)
+                or not meta.get(key)
+            ]
+            if missing:
+                shown = redact_text(repr(meta)[:300], secrets_of(chatkit_target))
+                fail(
+                    f"{req.chatkit_type} lacks metadata {', '.join(missing)}",
+                    expected="params.input.metadata = {userInfo: {...}, pageContext: {...}}",
+                    actual=f"params.input.metadata = {shown}",
+                    evidence=redact_text((req.body or "")[:600], secrets_of(chatkit_target)),
+                )
+
+
+def _has_input(req: NetRequest) -> bool:
+    params = (req.envelope or {}).get("params")
+    return isinstance(params, dict) and isinstance(params.get("input"), dict)
+
+
+@check(
+    id="browser.page-context-accurate",
+    title="pageContext's url, title, path, description and headings match the page",
+    level=SHOULD,
+    pitfall="getPageContext() reads the wrong nodes (the first <h1> as title, og:description, "
+    "headings from the whole document) or a stale snapshot: the agent answers about another page.",
+    fix="Compute pageContext when the request is sent, from window.location, document.title, "
+    "meta[name=description] and the h1-h3 of article/main/body, as the seed does.",
+    ref=f"{SEED} Frontend Patterns 2. Page Context Extraction",
+)
+async def test_page_context_accurate(
+    request: pytest.FixtureRequest, page_run: PageRecord, chatkit_target: Target
+) -> None:
+    rec = page_run
+    blocked_by_element(rec, chatkit_target)
+    inputs = [r for r in rec.chatkit_requests if _has_input(r)]
+    sent = []
+    for i, req in enumerate(inputs):
+        meta = req.input_metadata
+        if isinstance(meta, dict) and isinstance(meta.get("pageContext"), dict):
+            sent.append((i, meta["pageContext"]))
+    if not sent:
+        untestable("no pageContext was sent (see browser.fetch-metadata)")
+    with artifacts_on_failure(request, chatkit_target, rec):
+        for i, ctx in sent:
+            turn = rec.turns[min(i, len(rec.turns) - 1)]
+            expected = turn.expected_context
+            wrong = []
+            for key in CONTEXT_FIELDS:
+                got = _normalise(key, ctx.get(key))
+                want = _normalise(key, expected.get(key))
+                if got != want:
+                    wrong.append(f"{key}: sent {got!r}, page has {want!r}")
+            if wrong:
+                fail(
+                    f"pageContext of {inputs[i].chatkit_type} does not match the page",
+                    expected="; ".join(f"{k}={expected.get(k)!r}" for k in CONTEXT_FIELDS),
+                    actual=wrong[0],
+                    evidence="\n".join(wrong),
+                )
+
+
+def _normalise(key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if key == "headings" and isinstance(value, list):
+        return ", ".join(str(v).strip() for v in value if str(v).strip())
+    text = str(value).strip()
+    if key == "url":
+        text = text.split("#", 1)[0]
+    return text
+
+
+@check(
+    id="browser.stream-renders",
+    title="The assistant reply appears in the page while it streams",
+    level=MUST,
+    pitfall="Something between backend and element buffers the SSE stream (a proxy route that "
+    "awaits the whole body, compression, a custom fetch reading response.text()): the reply "
+    "appears all at once after a long blank wait.",
+    fix="Return the upstream response.body as it arrives (new Response(upstream.body, ...)) "
+    "and never read the whole stream in api.fetch or a proxy.",
+    ref=f"{SEED} httpOnly Cookie Proxy ('Handle SSE streaming': new Response(response.body))",
+)
+async def test_stream_renders(
+    request: pytest.FixtureRequest, page_run: PageRecord, chatkit_target: Target
+) -> None:
+    rec = page_run
+    blocked_by_element(rec, chatkit_target)
+    streams = [r for r in rec.chatkit_requests if r.status == 200 and r.is_stream]
+    turns = [(t, s) for t, s in zip(rec.turns, streams, strict=False) if s.assistant_text()]
+    if not turns:
+        untestable("no ChatKit stream succeeded with a reply (see browser.fetch-auth)")
+    if rec.script_mode == "cdn" and not any(s for t, _ in turns for _, s in t.renders):
+        untestable("the real element renders inside a cross-origin frame the harness cannot read")
+    with artifacts_on_failure(request, chatkit_target, rec):
+        for turn, stream in turns:
+            reply = stream.assistant_text()
+            lengths = [_prefix_shown(reply, text) for _, text in turn.renders]
+            partial = sorted({n for n in lengths if 0 < n < len(reply)})
+            timeline = _timeline(turn.renders, lengths, len(reply))
+            if max(lengths, default=0) < len(reply):
+                fail(
+                    "the assistant reply never appeared in full in the page",
+                    expected=f"the reply ({len(reply)} characters) rendered in <openai-chatkit>",
+                    actual=f"at most {max(lengths, default=0)} characters shown",
+                    evidence=timeline,
+                )
+            if len(partial) < 2:
+                fail(
+                    "the reply appeared all at once instead of while streaming",
+                    expected="the reply growing over several renders",
+                    actual=f"{len(partial)} partial render(s) before the full reply",
+                    evidence=timeline,
+                )
+
+
+def _prefix_shown(reply: str, text: str) -> int:
+    """The length of the longest prefix of ``reply`` present in ``text`` (binary search)."""
+    lo, hi = 0, len(reply)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if reply[:mid] in text:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _timeline(renders: list[tuple[int, str]], lengths: list[int], total: int) -> str:
+    if not renders:
+        return "no renders observed"
+    t0 = renders[0][0]
+    rows = [
+        f"+{t - t0:5d} ms  {n:4d}/{total} characters"
+        for (t, _), n in zip(renders, lengths, strict=True)
+    ]
+    return "\n".join(rows[:20] + ([f"... {len(rows) - 20} more"] if len(rows) > 20 else []))
+
+
+@check(
+    id="browser.logged-out",
+    title="Without a session the page refuses to send and shows an error instead of hanging",
+    level=SHOULD,
+    pitfall="The custom fetch never checks the session: logged out it sends 'Bearer undefined', "
+    "the backend answers 401 and the chat spins or fails silently.",
+    fix="In api.fetch, throw when the user is not logged in (the seed's isLoggedIn check) and "
+    "show a sign-in message (listen for chatkit.error).",
+    ref=f"{SEED} Frontend Patterns 1. Custom Fetch Interceptor: "
+    "'if (!isLoggedIn) { throw new Error(\"User must be logged in\") }'",
+)
+async def test_logged_out(
+    request: pytest.FixtureRequest,
+    page_run: PageRecord,
+    logged_out_run: PageRecord,
+    chatkit_target: Target,
+) -> None:
+    rec = logged_out_run
+    secrets = secrets_of(chatkit_target)
+    with artifacts_on_failure(request, chatkit_target, rec):
+        left = rec.chatkit_requests
+        if left:
+            fail(
+                "a ChatKit request left the page without a session",
+                expected="the custom fetch throws before any request is sent",
+                actual=f"{len(left)} request(s) sent, first answered "
+                f"{left[0].status or left[0].failure}",
+                evidence="\n".join(describe(r, secrets) for r in left),
+            )
+        turn = rec.turns[0] if rec.turns else None
+        errored = turn is not None and (
+            turn.outcome == "error" or turn.outcome.startswith("rejected")
+        )
+        shows = _says_error(rec.visible_text)
+        if not errored and not shows:
+            fail(
+                "logged out, the page neither reported an error nor asked the user to sign in",
+                expected="a chatkit.error / visible message such as 'Sign in to chat'",
+                actual=f"turn outcome: {turn.outcome if turn else 'no element to send with'}",
+                evidence=redact_text(rec.visible_text[:400], secrets),
+            )
+
+
+def _says_error(text: str) -> bool:
+    import re
+
+    return bool(re.search(r"(?i)\b(sign|log)\s?in\b|\berror\b|not (logged|authenticated)", text))
+
+
+# -- the httpOnly cookie proxy -----------------------------------------------------------------
+
+
+def proxied(rec: PageRecord, target: Target) -> list[NetRequest]:
+    """ChatKit requests that went to a route of the page's own rather than to the backend."""
+    blocked_by_element(rec, target)
+    backend = target.url.split("?", 1)[0].rstrip("/")
+    routed = [r for r in rec.chatkit_requests if r.endpoint.rstrip("/") != backend]
+    if not routed:
+        untestable("the page sends ChatKit requests straight to the backend: no proxy route")
+    if not target.frontend_cookie:
+        untestable("pass --frontend-cookie NAME={token}: the session the proxy reads")
+    return routed
+
+
+@check(
+    id="proxy.httponly-cookie",
+    title="The proxy route reads the httpOnly session cookie, forwards it as Authorization, "
+    "and answers 401 without it",
+    level=MUST,
+    pitfall="The token is copied somewhere page JavaScript can read it (a plain cookie, "
+    "localStorage, an Authorization header built in the browser), or the proxy forwards "
+    "requests without a session.",
+    fix="Keep the token in an httpOnly cookie; in app/api/chatkit/route.ts read it with "
+    "cookies(), return 401 when absent, and send 'Authorization: Bearer <token>' upstream.",
+    ref=f"{SEED} Next.js Integration: httpOnly Cookie Proxy (app/api/chatkit/route.ts)",
+)
+async def test_proxy_httponly_cookie(
+    request: pytest.FixtureRequest, page_run: PageRecord, chatkit_target: Target
+) -> None:
+    rec = page_run
+    routed = proxied(rec, chatkit_target)
+    token = chatkit_target.resolved_token() or ""
+    secrets = secrets_of(chatkit_target)
+    with artifacts_on_failure(request, chatkit_target, rec):
+        for where, value in rec.storage.items():
+            if token and token in value:
+                fail(
+                    "page JavaScript can read the session token",
+                    expected="the token only in an httpOnly cookie",
+                    actual=f"the token is in {_STORAGE_NAMES.get(where, where)}",
+                )
+        for req in routed:
+            auth = req.headers.get("authorization", "")
+            if token and token in auth:
+                fail(
+                    "the page sends the token itself: it is exposed to JavaScript",
+                    expected="the browser sends only the cookie; the proxy adds Authorization",
+                    actual="an Authorization header with the token, set in the browser",
+                    evidence=describe(req, secrets),
+                )
+            if req.status in (401, 403):
+                fail(
+                    "the proxy did not forward the session as Authorization",
+                    expected="HTTP 200 for a request with the session cookie",
+                    actual=f"HTTP {req.status}",
+                    evidence=describe(req, secrets),
+                )
+        body = (routed[0].body or "").encode()
+        no_session = replace(chatkit_target, url=routed[0].endpoint, token=None, cookie=None)
+        async with ChatKitClient(no_session, identity=Identity("anonymous")) as client:
+            anon = await client.stream_raw(body, request_type=str(routed[0].chatkit_type))
+        if anon.status != 401:
+            fail(
+                "without the session cookie the proxy did not answer 401",
+                expected="HTTP 401 from the proxy route",
+                actual=f"HTTP {anon.status or anon.transport_error}",
+                evidence=redact_text(evidence_of(anon), secrets),
+            )
+
+
+_STORAGE_NAMES = {"cookie": "document.cookie", "local": "localStorage", "session": "sessionStorage"}
+
+
+@check(
+    id="proxy.sse-pass-through",
+    title="The proxy route passes text/event-stream through as it arrives",
+    level=MUST,
+    pitfall="The route awaits the whole upstream body (await response.text() / .json()) or "
+    "answers with NextResponse.json: the stream arrives at once, or not as SSE at all.",
+    fix="When the upstream answers text/event-stream, return new Response(response.body, "
+    "{headers: {'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache'}}).",
+    ref=f"{SEED} Next.js Integration: httpOnly Cookie Proxy ('Handle SSE streaming')",
+)
+async def test_proxy_sse_pass_through(
+    request: pytest.FixtureRequest, page_run: PageRecord, chatkit_target: Target
+) -> None:
+    routed = proxied(page_run, chatkit_target)
+    secrets = secrets_of(chatkit_target)
+    session = replace(chatkit_target, url=routed[0].endpoint, token=None, cookie=None)
+    who = Identity("session", headers={"Cookie": cookie_header(chatkit_target)})
+    message = "Please stream a reply through the proxy."
+    async with ChatKitClient(session, identity=who) as client:
+        via_proxy = await client.create_thread(message)
+    async with ChatKitClient(chatkit_target) as client:
+        direct = await client.create_thread(message)
+    with artifacts_on_failure(request, chatkit_target, page_run):
+        ctype = via_proxy.header("content-type") or ""
+        if via_proxy.status != 200 or "text/event-stream" not in ctype:
+            fail(
+                "the proxy did not answer a streaming request with text/event-stream",
+                expected="HTTP 200, Content-Type: text/event-stream",
+                actual=f"HTTP {via_proxy.status or via_proxy.transport_error}, "
+                f"Content-Type: {ctype or '-'}",
+                evidence=redact_text(evidence_of(via_proxy), secrets),
+            )
+        direct_spread = _spread(direct)
+        if direct_spread < 0.1:
+            untestable(
+                f"the backend streams its reply within {direct_spread * 1000:.0f} ms: too fast "
+                "to tell a buffering proxy apart"
+            )
+        proxy_spread = _spread(via_proxy)
+        if proxy_spread < max(0.05, 0.25 * direct_spread):
+            fail(
+                "the proxy buffers the stream: every event arrived at once",
+                expected=f"events spread over about {direct_spread:.2f} s, as from the backend",
+                actual=f"text deltas arrived within {proxy_spread * 1000:.0f} ms",
+                evidence=redact_text(evidence_of(via_proxy), secrets),
+            )
+
+
+def _spread(rec: RecordedStream) -> float:
+    times = rec.delta_times() or [e.t for e in rec.events]
+    return max(times) - min(times) if len(times) >= 2 else 0.0
