@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -79,6 +80,16 @@ def create_app(cfg: ServerConfig) -> FastAPI:
         openapi_url=None,
     )
     app.state.resources = resources
+    if cfg.cors_origins:
+        # A page on another origin (a dev frontend) calls /chatkit with custom headers
+        # (Authorization, X-User-ID, chatkit-frame-instance-id...), so preflights must pass.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cfg.cors_origins),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["*"],
+            max_age=600,
+        )
     app.add_middleware(RequestLogMiddleware)
 
     @app.get("/healthz")

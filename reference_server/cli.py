@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--issuer", default=env("CHATKIT_ISSUER"), help="env CHATKIT_ISSUER")
     p.add_argument("--audience", default=env("CHATKIT_AUDIENCE"), help="env CHATKIT_AUDIENCE")
     p.add_argument("--cold-start-seconds", type=_seconds, default=4.0, metavar="S")
+    p.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="allow this browser origin cross-origin (repeatable; '*' for any)",
+    )
     return p
 
 
@@ -112,6 +119,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         issuer=args.issuer or None,
         audience=args.audience or None,
         cold_start_seconds=args.cold_start_seconds,
+        cors_origins=tuple(args.cors_origin),
         **kwargs,  # type: ignore[arg-type]
     )
 

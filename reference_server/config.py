@@ -53,6 +53,8 @@ class ServerConfig:
     jwks_url: str | None = None
     issuer: str | None = None
     audience: str | None = None
+    # Browser origins allowed to call /chatkit cross-origin ("*" for any); none by default.
+    cors_origins: tuple[str, ...] = ()
     cold_start_seconds: float = 4.0
     slow_first_token_seconds: float = 3.0
     max_body_bytes: int = MAX_BODY_BYTES

@@ -163,6 +163,13 @@ class ChatKitEndpoint:
                 await self.store.load_thread(thread_id, context)
             except NotFoundError:
                 return json_error(404, "not_found", f"thread {thread_id} not found")
+            # An unknown item: retry_after_item would otherwise stream an empty 200.
+            item_id = getattr(parsed.params, "item_id", None)
+            if isinstance(item_id, str):
+                try:
+                    await self.store.load_item(thread_id, item_id, context)
+                except NotFoundError:
+                    return json_error(404, "not_found", f"item {item_id} not found")
         try:
             result = await self.server.process(body, context)
         except NotFoundError as exc:

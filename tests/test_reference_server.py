@@ -540,3 +540,40 @@ def test_openai_modes_against_a_local_model(
     assistant_ids = [i["id"] for i in items if i["type"] == "assistant_message"]
     assert len(assistant_ids) == 2 and len(set(assistant_ids)) == 2
     assert "__fake_id__" not in assistant_ids
+
+
+def test_retry_of_unknown_item_is_404(client: httpx.Client, url: str, key_path: Path) -> None:
+    """retry_after_item naming no item of the thread is a JSON 404, not an empty 200 stream."""
+    headers = auth(key_path)
+    _, events = stream(client, url, create_thread_body("hi"), headers)
+    retry = {
+        "type": "threads.retry_after_item",
+        "params": {"thread_id": thread_id_of(events), "item_id": "msg_nope"},
+    }
+    response = call(client, url, retry, headers)
+    assert response.status_code == 404 and response.json()["error"] == "not_found"
+
+
+def test_cors_preflight_when_an_origin_is_allowed(key_path: Path) -> None:
+    """With cors_origins set, a browser preflight for Authorization + X-User-ID passes."""
+    cfg = ServerConfig(
+        db_path=":memory:", dev_key_path=key_path, cors_origins=("http://localhost:3000",)
+    )
+    with serve_in_thread(cfg) as base, httpx.Client(timeout=20) as c:
+        preflight = c.options(
+            base,
+            headers={
+                "Origin": "http://localhost:3000",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, content-type, x-user-id",
+            },
+        )
+        listed = c.post(
+            base,
+            json={"type": "threads.list", "params": {}},
+            headers={**auth(key_path), "Origin": "http://localhost:3000"},
+        )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert "x-user-id" in preflight.headers["access-control-allow-headers"].lower()
+    assert listed.headers["access-control-allow-origin"] == "http://localhost:3000"
