@@ -120,9 +120,13 @@ class RichReporter:
             self._progress.console.print(line)
 
     def _tally(self) -> str:
-        done = sum(self.counts.values())
-        bad = self.counts[Outcome.FAIL] + self.counts[Outcome.ERROR]
-        return f"{done - bad} ok, {bad} failed"
+        c = self.counts
+        parts = [f"{c[Outcome.PASS]} passed", f"{c[Outcome.FAIL] + c[Outcome.ERROR]} failed"]
+        if c[Outcome.WARN]:
+            parts.append(f"{c[Outcome.WARN]} warned")
+        if c[Outcome.SKIP]:
+            parts.append(f"{c[Outcome.SKIP]} not tested")
+        return ", ".join(parts)
 
     def stop(self) -> None:
         if self._progress is not None:
