@@ -570,7 +570,7 @@ async def test_identity_header_spoof(auth_setup: AuthSetup) -> None:
             f"identity taken from an unverified header: {s.user_header} overrides the token",
             expected=f"HTTP 403, or every request acting as the token's user ({s.a_id or 'A'})",
             actual="; ".join(p for p, _ in problems),
-            evidence=s.evidence(ex),
+            evidence=s.evidence(ex, Probe(spoof.name, spoof)),
             repro=curl_command(ex),
         )
     json_ok(control, "the control threads.list as user A")
@@ -640,7 +640,7 @@ async def test_tenant_isolation(auth_setup: AuthSetup) -> None:
             "user B reached user A's thread",
             expected="a refusal (404 or 403) for every request B makes on A's thread",
             actual="; ".join(p for p, _ in problems),
-            evidence=s.evidence(ex),
+            evidence=s.evidence(ex, Probe("user B's own valid credential", b)),
             repro=curl_command(ex),
         )
     if after.status != 200:

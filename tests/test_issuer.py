@@ -278,6 +278,16 @@ def test_target_header_sets_and_claims(tmp_path: Path) -> None:
     assert dict(b.headers) == {"X-User-ID": "bob"}
     assert user_id_of(a, target, "a") == "alice" and user_id_of(b, target, "b") == "bob"
     assert load_target({}, env={}, pyproject=none).identity("b") is None
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        "[tool.chatkit-harness]\nissuer-port = 8765\n"
+        'issuer-claims = { role = "member", user_id = "{sub}" }\n'
+        'user-headers-a = { "X-User-ID" = "carol" }\n'
+    )
+    from_file = load_target({}, env={"CHATKIT_ISSUER_AUD": "chat-api"}, pyproject=pyproject)
+    assert from_file.issuer_port == 8765 and from_file.issuer_aud == "chat-api"
+    assert issuer_for(from_file).claims("dave")["user_id"] == "dave"
+    assert user_id_of(from_file.identity("a"), from_file, "a") == "carol"
     with pytest.raises(ConfigError, match="JSON object"):
         load_target({"issuer_claims": "[1, 2]"}, env={}, pyproject=none)
     with pytest.raises(ConfigError, match="not a TCP port"):
