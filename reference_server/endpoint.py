@@ -119,7 +119,7 @@ class ChatKitEndpoint:
             )
         try:
             raw: Any = json.loads(body)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
             if not cfg.has(Fault.BARE_500):
                 return json_error(400, "invalid_json", f"body is not JSON: {exc}")
             raw = None

@@ -20,7 +20,7 @@ import httpx
 import jwt
 import pytest
 
-from reference_server.config import DEV_AUDIENCE, DEV_ISSUER, ServerConfig
+from reference_server.config import DEV_AUDIENCE, DEV_ISSUER, ModelKind, ServerConfig
 from reference_server.dev_issuer import load_dev_key, mint_dev_token
 from reference_server.faults import Fault
 from reference_server.serving import serve_in_thread
@@ -519,7 +519,7 @@ def _drop_tables(prefix: str) -> None:
 
 @pytest.mark.parametrize("mode", ["openai", "openai-chat"])
 def test_openai_modes_against_a_local_model(
-    mode: str, key_path: Path, monkeypatch: pytest.MonkeyPatch
+    mode: ModelKind, key_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--model openai / openai-chat honour OPENAI_BASE_URL; chat mode gets unique item ids."""
     model_stub = pytest.importorskip("harness.model_stub")
