@@ -204,6 +204,9 @@ def cmd_run(ns: argparse.Namespace, *, diagnosing: bool = False) -> int:
         faults=ns.fault,
         headers=ns.header,
     )
+    # hypothesis's pytest plugin imports all of hypothesis (2+ s) to print a summary line
+    # nobody sees here; the checks do not use it.
+    args += ["-p", "no:hypothesispytest"]
     if ns.artifacts:
         args += ["--chatkit-artifacts", str(ns.artifacts)]
     if ns.baseline:
