@@ -16,11 +16,10 @@ check ids (no globs: a glob could never be proven stale) and every entry needs a
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import tomllib
 
 from harness.results import CheckResult, Outcome
 

@@ -15,7 +15,7 @@ REGENERATE = "chatkit-harness list --format md > docs/checks.md"
 CATALOGUE = load_catalogue()
 
 
-def test_docs_checks_md_is_current():
+def test_docs_checks_md_is_current() -> None:
     """docs/checks.md equals what the registry renders now."""
     assert DOCS.is_file(), f"docs/checks.md is missing: run `{REGENERATE}`"
     assert DOCS.read_text(encoding="utf-8") == render_catalogue("md"), (
@@ -24,7 +24,7 @@ def test_docs_checks_md_is_current():
 
 
 @pytest.mark.parametrize("check_id", sorted(CATALOGUE))
-def test_check_has_pitfall_fix_and_ref(check_id):
+def test_check_has_pitfall_fix_and_ref(check_id: str) -> None:
     """Every check says what goes wrong, how to fix it, and where the rule comes from."""
     spec = CATALOGUE[check_id]
     for field in ("title", "pitfall", "fix", "ref"):
@@ -34,13 +34,13 @@ def test_check_has_pitfall_fix_and_ref(check_id):
 
 
 @pytest.mark.parametrize("check_id", sorted(CATALOGUE))
-def test_docs_name_each_check(check_id):
+def test_docs_name_each_check(check_id: str) -> None:
     """Each check has its own section in the docs, with its fix."""
     text = DOCS.read_text(encoding="utf-8") if DOCS.is_file() else ""
     assert f"### `{check_id}`" in text
     assert CATALOGUE[check_id].fix in text
 
 
-def test_catalogue_is_not_empty():
+def test_catalogue_is_not_empty() -> None:
     """The registry found the scenario modules."""
     assert len(CATALOGUE) > 10

@@ -45,7 +45,7 @@ def one_error_line(stderr: str) -> str:
 # -- catalogue -----------------------------------------------------------------------------
 
 
-def test_list_text(capsys):
+def test_list_text(capsys: pytest.CaptureFixture[str]) -> None:
     """`list` prints one line per check and the count."""
     assert main(["list"]) == 0
     out = capsys.readouterr().out
@@ -53,14 +53,14 @@ def test_list_text(capsys):
     assert out.splitlines()[-1].endswith(" checks")
 
 
-def test_list_json_carries_catalogue_fields(capsys):
+def test_list_json_carries_catalogue_fields(capsys: pytest.CaptureFixture[str]) -> None:
     """`list --format json` gives every check's level, pitfall, fix and ref."""
     assert main(["list", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows and all(r["pitfall"] and r["fix"] and r["ref"] and r["level"] for r in rows)
 
 
-def test_list_selection(capsys):
+def test_list_selection(capsys: pytest.CaptureFixture[str]) -> None:
     """`list --select/--exclude` shows what a run with the same globs would run."""
     assert main(["list", "--select", "protocol.*", "--exclude", "protocol.list-*"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -71,7 +71,7 @@ def test_list_selection(capsys):
     assert lines[-1] == f"{len(ids)} checks selected"
 
 
-def test_run_list_selection(capsys):
+def test_run_list_selection(capsys: pytest.CaptureFixture[str]) -> None:
     """`run --list --select` lists instead of running."""
     assert main(["run", "--list", "--select", "history.*"]) == 0
     assert "history.recall" in capsys.readouterr().out
@@ -90,14 +90,22 @@ def test_run_list_selection(capsys):
         (["diagnose", "--url", "nope"], "is not an http(s) URL"),
     ],
 )
-def test_bad_options_are_one_line(args, needle, capsys, tmp_path, monkeypatch):
+def test_bad_options_are_one_line(
+    args: list[str],
+    needle: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A bad option stops the CLI before anything runs: exit 2, one line on stderr."""
     monkeypatch.chdir(tmp_path)
     assert main(args) == 2
     assert needle in one_error_line(capsys.readouterr().err)
 
 
-def test_bad_baseline_entry_is_one_line(capsys, tmp_path, monkeypatch):
+def test_bad_baseline_entry_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A baseline naming no known check is refused before the run."""
     monkeypatch.chdir(tmp_path)
     Path("b.toml").write_text('[known-failures]\n"protocol.nope" = "x"\n')
@@ -105,7 +113,7 @@ def test_bad_baseline_entry_is_one_line(capsys, tmp_path, monkeypatch):
     assert "'protocol.nope' names no known check" in one_error_line(capsys.readouterr().err)
 
 
-def test_unknown_option_is_one_line(capsys):
+def test_unknown_option_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     """argparse errors keep the same shape and exit code."""
     with pytest.raises(SystemExit) as exc:
         main(["run", "--no-such-option"])
@@ -113,11 +121,11 @@ def test_unknown_option_is_one_line(capsys):
     assert "unrecognized arguments" in one_error_line(capsys.readouterr().err)
 
 
-def test_model_stub_is_delegated(monkeypatch):
+def test_model_stub_is_delegated(monkeypatch: pytest.MonkeyPatch) -> None:
     """`model-stub ...` hands its arguments to the stub's own CLI."""
     seen: list[list[str]] = []
 
-    def fake(argv):
+    def fake(argv: list[str]) -> int:
         seen.append(list(argv))
         return 7
 
@@ -126,10 +134,12 @@ def test_model_stub_is_delegated(monkeypatch):
     assert seen == [["--port", "0"]]
 
 
-def test_internal_error_is_one_line(capsys, monkeypatch):
+def test_internal_error_is_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An unexpected exception is one line and exit 2, never a traceback."""
 
-    def boom(*args, **kwargs):
+    def boom(*args: object, **kwargs: object) -> int:
         raise RuntimeError("kaboom\nsecond line")
 
     monkeypatch.setattr("harness.cli.cmd_list", boom)
@@ -140,7 +150,7 @@ def test_internal_error_is_one_line(capsys, monkeypatch):
 
 
 @pytest.mark.slow
-def test_unreachable_target_exits_2(tmp_path):
+def test_unreachable_target_exits_2(tmp_path: Path) -> None:
     """Nothing listening at the URL: exit 2 with one line naming the URL, no results."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -168,7 +178,7 @@ def failed_ids_junit(path: Path) -> set[str]:
 
 
 @pytest.mark.slow
-def test_invented_events_fail_event_schema_in_every_sink(tmp_path):
+def test_invented_events_fail_event_schema_in_every_sink(tmp_path: Path) -> None:
     """--fault invented-events: protocol.event-schema fails in the terminal, JSON, JUnit,
     with a repro, and the artifacts hold the exchange it came from."""
     proc = cli(
@@ -208,7 +218,7 @@ def test_invented_events_fail_event_schema_in_every_sink(tmp_path):
 
 
 @pytest.mark.slow
-def test_no_history_fails_history_recall(tmp_path):
+def test_no_history_fails_history_recall(tmp_path: Path) -> None:
     """--fault no-history: the rich terminal shows history.recall with its fix, the JSON and
     JUnit files name it as failed, and the exit code is 1."""
     proc = cli(
@@ -237,7 +247,7 @@ def test_no_history_fails_history_recall(tmp_path):
 
 
 @pytest.mark.slow
-def test_baseline_greens_a_known_failure_and_fails_a_stale_entry(tmp_path):
+def test_baseline_greens_a_known_failure_and_fails_a_stale_entry(tmp_path: Path) -> None:
     """A baselined failure passes the run; an entry whose check passes fails it, one line."""
     (tmp_path / "b.toml").write_text(
         '[known-failures]\n"history.recall" = "TICKET-7"\n"history.persisted" = "old"\n'
@@ -277,7 +287,7 @@ def test_baseline_greens_a_known_failure_and_fails_a_stale_entry(tmp_path):
 
 
 @pytest.mark.slow
-def test_verify_script_keeps_the_plain_lines(tmp_path):
+def test_verify_script_keeps_the_plain_lines(tmp_path: Path) -> None:
     """scripts/verify.py prints '✓ title  [id]' lines and the healthy verdict."""
     proc = cli(
         ["--select", "protocol.framing"], tmp_path, script=[str(ROOT / "scripts" / "verify.py")]

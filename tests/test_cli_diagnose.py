@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+from golden.sample import passing_run, sample_run
 
 from harness.diagnose import diagnose, render_diagnosis
 from harness.results import Outcome
-from tests.golden.sample import passing_run, sample_run
 
 
-def test_findings_are_ranked_root_cause_first():
+def test_findings_are_ranked_root_cause_first() -> None:
     """MUST failures before SHOULD warnings before known ones; upstream areas first."""
     findings = diagnose(sample_run())
     assert [f.area for f in findings] == ["protocol", "errors", "sse", "history"]
     assert [f.severity for f in findings] == [0, 0, 1, 2]
 
 
-def test_finding_carries_symptom_causes_and_fixes():
+def test_finding_carries_symptom_causes_and_fixes() -> None:
     """Each finding names the user-visible symptom, the pitfalls and the fixes."""
     first = diagnose(sample_run())[0]
     assert "widget" in first.symptom
@@ -24,7 +26,7 @@ def test_finding_carries_symptom_causes_and_fixes():
     assert first.fixes == ["fix for protocol.event-schema"]
 
 
-def test_artifacts_to_look_at(tmp_path):
+def test_artifacts_to_look_at(tmp_path: Path) -> None:
     """With an artifacts folder each finding points at the check's result and exchanges."""
     folder = tmp_path / "checks" / "protocol.event-schema"
     folder.mkdir(parents=True)
@@ -39,7 +41,7 @@ def test_artifacts_to_look_at(tmp_path):
     assert str(folder / "result.json") in render_diagnosis(sample_run(), [first])
 
 
-def test_rendered_summary():
+def test_rendered_summary() -> None:
     """The summary lists symptom, failing checks, causes, fix, and what was not tested."""
     run = sample_run()
     text = render_diagnosis(run, diagnose(run))
@@ -49,14 +51,14 @@ def test_rendered_summary():
     assert "Not tested (1)" in text and "auth.isolation" in text
 
 
-def test_healthy_run():
+def test_healthy_run() -> None:
     """No failure, no finding: the summary says so."""
     run = passing_run()
     run.results = [r for r in run.results if r.outcome is Outcome.PASS]
     assert render_diagnosis(run, diagnose(run)).startswith("Diagnosis: no check failed.")
 
 
-def test_harness_error():
+def test_harness_error() -> None:
     """When the harness could not run, the diagnosis is that one line."""
     run = passing_run()
     run.harness_error = "cannot connect"

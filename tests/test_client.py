@@ -164,7 +164,11 @@ APP = Starlette(
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
     config = uvicorn.Config(
-        APP, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
+        APP,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="off",
         timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)

@@ -22,27 +22,27 @@ from harness.results import fail, untestable
 
 
 @check(id="demo.pass", title="A passing check", level=MUST, pitfall="p", fix="f", ref="r")
-def test_pass():
+def test_pass() -> None:
     pass
 
 
 @check(id="demo.fail", title="A failing check", level=MUST, pitfall="p", fix="do the fix", ref="r")
-def test_fail():
+def test_fail() -> None:
     fail("broken", expected="x", actual="y", evidence="HTTP 500")
 
 
 @check(id="demo.warn", title="A SHOULD check", level=SHOULD, pitfall="p", fix="f", ref="r")
-def test_warn():
+def test_warn() -> None:
     fail("meh", expected="a", actual="b")
 
 
 @check(id="demo.skip", title="Untestable", level=MUST, pitfall="p", fix="f", ref="r")
-def test_skip():
+def test_skip() -> None:
     untestable("pass --token-b to enable")
 
 
 @check(id="demo.files", title="Keeps a file", level=MUST, pitfall="p", fix="f", ref="r")
-def test_files(request):
+def test_files(request) -> None:
     folder = check_dir(request, "demo.files")
     if folder is not None:
         (folder / "screenshot.png").write_bytes(b"png")
@@ -65,7 +65,7 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-def test_outcomes_map_onto_pytest(suite):
+def test_outcomes_map_onto_pytest(suite: pytest.Pytester) -> None:
     """MUST failure fails, SHOULD failure warns without failing, untestable skips."""
     result = suite.runpytest()
     outcomes = result.parseoutcomes()
@@ -74,13 +74,13 @@ def test_outcomes_map_onto_pytest(suite):
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
-def test_strict_fails_should_checks(suite):
+def test_strict_fails_should_checks(suite: pytest.Pytester) -> None:
     """--chatkit-strict turns a SHOULD failure into a failure."""
     result = suite.runpytest("--chatkit-strict")
     assert result.parseoutcomes()["failed"] == 2
 
 
-def test_json_and_junit_files_are_written(suite):
+def test_json_and_junit_files_are_written(suite: pytest.Pytester) -> None:
     """--chatkit-json and --chatkit-junit write the same reports as the CLI."""
     result = suite.runpytest("--chatkit-json", "out/r.json", "--chatkit-junit", "out/r.xml")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
@@ -97,8 +97,9 @@ def test_json_and_junit_files_are_written(suite):
     root = ET.parse(suite.path / "out/r.xml").getroot()
     failing = [c.get("name") for c in root.iter("testcase") if c.find("failure") is not None]
     assert failing == ["demo.fail"]
-    skipped = [c for c in root.iter("testcase") if c.find("skipped") is not None]
-    assert "--token-b" in skipped[0].find("skipped").get("message")
+    skipped = [c.find("skipped") for c in root.iter("testcase")]
+    messages = [s.get("message", "") for s in skipped if s is not None]
+    assert len(messages) == 1 and "--token-b" in messages[0]
 
 
 @pytest.mark.parametrize(
@@ -109,7 +110,9 @@ def test_json_and_junit_files_are_written(suite):
         (["demo.*"], ["demo.fail"], {"demo.pass", "demo.warn", "demo.skip", "demo.files"}),
     ],
 )
-def test_selection_is_the_cli_rule(suite, select, exclude, ran):
+def test_selection_is_the_cli_rule(
+    suite: pytest.Pytester, select: list[str], exclude: list[str], ran: set[str]
+) -> None:
     """--chatkit-select/--chatkit-exclude keep exactly what the CLI's matcher keeps."""
     args = [f"--chatkit-select={p}" for p in select] + [f"--chatkit-exclude={p}" for p in exclude]
     suite.runpytest(*args, "--chatkit-json", "r.json")
@@ -120,7 +123,7 @@ def test_selection_is_the_cli_rule(suite, select, exclude, ran):
     assert got == {i for i in everything if matches(i, select, exclude)}
 
 
-def test_baseline_turns_known_failures_green(suite):
+def test_baseline_turns_known_failures_green(suite: pytest.Pytester) -> None:
     """Listed failures (MUST and SHOULD) are baselined: the run passes and says why."""
     suite.makefile(
         ".toml",
@@ -137,7 +140,7 @@ def test_baseline_turns_known_failures_green(suite):
     assert by_id["demo.warn"]["outcome"] == "baselined"
 
 
-def test_stale_baseline_entry_fails_the_run(suite):
+def test_stale_baseline_entry_fails_the_run(suite: pytest.Pytester) -> None:
     """An entry whose check passes now fails the run with one clear line."""
     suite.makefile(".toml", base='[known-failures]\n"demo.fail" = "T-1"\n"demo.pass" = "old"\n')
     result = suite.runpytest("--chatkit-baseline", "base.toml")
@@ -154,7 +157,7 @@ def test_stale_baseline_entry_fails_the_run(suite):
         ('[other]\n"demo.fail" = "x"\n', "*no [[]known-failures[]] table*"),
     ],
 )
-def test_bad_baseline_is_a_usage_error(suite, content, message):
+def test_bad_baseline_is_a_usage_error(suite: pytest.Pytester, content: str, message: str) -> None:
     """A malformed baseline stops the run before any check with one error line."""
     suite.makefile(".toml", base=content)
     result = suite.runpytest("--chatkit-baseline", "base.toml")
@@ -162,7 +165,7 @@ def test_bad_baseline_is_a_usage_error(suite, content, message):
     result.stderr.fnmatch_lines([message])
 
 
-def test_artifacts_give_checks_a_folder(suite):
+def test_artifacts_give_checks_a_folder(suite: pytest.Pytester) -> None:
     """With --chatkit-artifacts, check_dir() hands a check its folder; results are kept."""
     result = suite.runpytest("--chatkit-artifacts", "art")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
@@ -173,14 +176,14 @@ def test_artifacts_give_checks_a_folder(suite):
     assert json.loads((art / "results.json").read_text())["artifacts"] == "art"
 
 
-def test_without_artifacts_check_dir_is_none(suite):
+def test_without_artifacts_check_dir_is_none(suite: pytest.Pytester) -> None:
     """Without --chatkit-artifacts nothing is written, and check_dir() returns None."""
     suite.runpytest()
     assert not (suite.path / "art").exists()
     assert not list(suite.path.glob("**/screenshot.png"))
 
 
-def test_rerun_into_the_same_artifacts_folder_starts_clean(suite):
+def test_rerun_into_the_same_artifacts_folder_starts_clean(suite: pytest.Pytester) -> None:
     """A second run replaces the first run's files, and leaves files it did not write."""
     (suite.path / "art").mkdir()
     (suite.path / "art/notes.txt").write_text("mine")

@@ -120,7 +120,7 @@ def assert_nothing_leaks(proc: subprocess.CompletedProcess[str], folder: Path) -
     return len(files)
 
 
-def test_plain_run_redacts_every_sink(echo_url, tmp_path):
+def test_plain_run_redacts_every_sink(echo_url: str, tmp_path: Path) -> None:
     """A run with a known token, cookie and API key writes none of them anywhere."""
     proc = run_cli(
         [
@@ -158,7 +158,9 @@ def test_plain_run_redacts_every_sink(echo_url, tmp_path):
     assert {c["outcome"] for c in doc["checks"]} >= {"fail"}
 
 
-def test_rich_diagnose_with_a_token_command_redacts_the_learned_token(echo_url, tmp_path):
+def test_rich_diagnose_with_a_token_command_redacts_the_learned_token(
+    echo_url: str, tmp_path: Path
+) -> None:
     """A token only known from --token-command is learned from the requests and hidden."""
     proc = run_cli(
         [

@@ -14,14 +14,14 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from golden.sample import SECRET, passing_run, sample_run
 
-from harness.results import Outcome
+from harness.results import Outcome, RunResult
 from harness.sinks import github
 from harness.sinks.json_sink import render_json, write_json
 from harness.sinks.junit import render_junit
 from harness.sinks.lines import LinePrinter
 from harness.sinks.terminal import RichReporter, plain_console
-from tests.golden.sample import SECRET, passing_run, sample_run
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("CHATKIT_UPDATE_GOLDEN") == "1"
@@ -41,13 +41,13 @@ def golden(name: str, actual: str) -> None:
     assert actual == path.read_text(encoding="utf-8"), f"{name} differs (see module docstring)"
 
 
-def rich_text(run, width: int = 100) -> str:
+def rich_text(run: RunResult, width: int = 100) -> str:
     buf = io.StringIO()
     RichReporter(plain_console(buf, width=width), [SECRET]).render(run)
     return buf.getvalue()
 
 
-def lines_text(run) -> str:
+def lines_text(run: RunResult) -> str:
     buf = io.StringIO()
     printer = LinePrinter(buf, secrets=[SECRET])
     for r in run.results:
@@ -59,12 +59,12 @@ def lines_text(run) -> str:
 # -- terminal ------------------------------------------------------------------------------
 
 
-def test_rich_report_matches_golden():
+def test_rich_report_matches_golden() -> None:
     """The rich report groups by area and details every failure, warning and known failure."""
     golden("terminal.txt", mask_timings(rich_text(sample_run())))
 
 
-def test_rich_report_details_failure_anatomy():
+def test_rich_report_details_failure_anatomy() -> None:
     """A failure shows its title, expected vs actual, evidence, pitfall, fix and repro."""
     text = rich_text(sample_run())
     block = text.split("✗ protocol.event-schema · MUST · failed", 1)[1].split("\n\n", 1)[0]
@@ -75,25 +75,25 @@ def test_rich_report_details_failure_anatomy():
     assert "HTTP 200" in block and "thread.message.delta" in block
 
 
-def test_rich_report_keeps_markup_in_target_text_literal():
+def test_rich_report_keeps_markup_in_target_text_literal() -> None:
     """Text from a target is printed as is: '[bold]' in a reply is not rich markup."""
     assert "Hi [bold]th" in rich_text(sample_run(), width=200)
 
 
-def test_rich_repro_is_one_unbroken_line():
+def test_rich_repro_is_one_unbroken_line() -> None:
     """The repro command is printed unwrapped, so it copies as one line even when narrow."""
     text = rich_text(sample_run(), width=60)
     repro = [line for line in text.splitlines() if line.startswith("curl -N")]
     assert len(repro) == 1 and repro[0].endswith("""--data-raw '{"type": "threads.create"}'""")
 
 
-def test_rich_report_of_a_stale_baseline_names_the_entry():
+def test_rich_report_of_a_stale_baseline_names_the_entry() -> None:
     """A stale baseline entry gets its own red line and fails the verdict."""
     text = rich_text(sample_run(stale=("history.persisted",)), width=200)
     assert "✗ stale baseline entry 'history.persisted'" in text
 
 
-def test_rich_live_progress_draws_only_on_a_terminal():
+def test_rich_live_progress_draws_only_on_a_terminal() -> None:
     """Off a terminal the listener methods print nothing; the report comes at the end."""
     buf = io.StringIO()
     reporter = RichReporter(plain_console(buf), [SECRET])
@@ -106,7 +106,7 @@ def test_rich_live_progress_draws_only_on_a_terminal():
     assert reporter.counts[Outcome.FAIL] == 1
 
 
-def test_rich_live_progress_shows_failures_as_they_happen():
+def test_rich_live_progress_shows_failures_as_they_happen() -> None:
     """On a terminal, each failure is printed above the progress bar when it happens."""
     buf = io.StringIO()
     console = plain_console(buf)
@@ -117,12 +117,12 @@ def test_rich_live_progress_shows_failures_as_they_happen():
     assert "✗ protocol.event-schema" in buf.getvalue()
 
 
-def test_plain_lines_match_golden():
+def test_plain_lines_match_golden() -> None:
     """The plain printer keeps its format: '✓ title  [id]', details indented, one verdict."""
     golden("lines.txt", lines_text(sample_run()))
 
 
-def test_plain_verdict_of_a_healthy_run():
+def test_plain_verdict_of_a_healthy_run() -> None:
     """A run whose only problem is a SHOULD warning is healthy, and says so."""
     text = lines_text(passing_run())
     assert text.splitlines()[-1] == "✓ chatkit deployment healthy (2 checks, 1 warnings)"
@@ -131,12 +131,12 @@ def test_plain_verdict_of_a_healthy_run():
 # -- JSON ----------------------------------------------------------------------------------
 
 
-def test_json_matches_golden():
+def test_json_matches_golden() -> None:
     """The JSON report: schema_version, target, harness version, every check verbatim."""
     golden("report.json", render_json(sample_run(), [SECRET]))
 
 
-def test_json_fields(tmp_path):
+def test_json_fields(tmp_path: Path) -> None:
     """Per check: id, level, outcome, duration, pitfall, fix, ref and evidence."""
     path = write_json(sample_run(), tmp_path / "deep" / "r.json", [SECRET], artifacts="art")
     doc = json.loads(path.read_text())
@@ -160,12 +160,12 @@ def cases(xml: str) -> dict[str, ET.Element]:
     return {c.get("name", ""): c for c in root.iter("testcase")}
 
 
-def test_junit_matches_golden():
+def test_junit_matches_golden() -> None:
     """The JUnit XML, byte for byte."""
     golden("report.xml", render_junit(sample_run(), [SECRET]))
 
 
-def test_junit_mapping():
+def test_junit_mapping() -> None:
     """MUST failure -> failure, error -> error, skip -> skipped naming the option, SHOULD ->
     visible but not failing, baselined -> passing with its reason."""
     xml = render_junit(sample_run(), [SECRET])
@@ -189,21 +189,21 @@ def test_junit_mapping():
     assert (suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("1", "1", "1")
 
 
-def test_junit_strict_turns_should_failures_into_failures():
+def test_junit_strict_turns_should_failures_into_failures() -> None:
     """With --strict a SHOULD failure is a <failure type="SHOULD">."""
     c = cases(render_junit(sample_run(strict=True)))
     failure = c["sse.no-cache"].find("failure")
     assert failure is not None and failure.get("type") == "SHOULD"
 
 
-def test_junit_stale_baseline_fails_that_check():
+def test_junit_stale_baseline_fails_that_check() -> None:
     """A stale entry shows as a failure on the check that now passes."""
     c = cases(render_junit(sample_run(stale=("history.persisted",))))
     failure = c["history.persisted"].find("failure")
     assert failure is not None and failure.get("type") == "stale-baseline"
 
 
-def test_junit_harness_error_is_one_error_case():
+def test_junit_harness_error_is_one_error_case() -> None:
     """A run that could not start is one <error> testcase, so CI shows why."""
     run = passing_run()
     run.results = []
@@ -216,7 +216,7 @@ def test_junit_harness_error_is_one_error_case():
 # -- GitHub --------------------------------------------------------------------------------
 
 
-def test_github_annotations_match_golden():
+def test_github_annotations_match_golden() -> None:
     """::error for failures and errors, ::warning for SHOULD warnings, escaped one-liners."""
     lines = github.annotation_lines(sample_run(stale=("history.persisted",)), [SECRET])
     golden("annotations.txt", "\n".join(lines))
@@ -225,19 +225,19 @@ def test_github_annotations_match_golden():
     assert kinds == ["::error", "::warning", "::error", "::error"]
 
 
-def test_github_strict_warnings_are_errors():
+def test_github_strict_warnings_are_errors() -> None:
     """Under --strict a SHOULD failure is annotated as an error."""
     lines = github.annotation_lines(sample_run(strict=True))
     assert not any(line.startswith("::warning") for line in lines)
 
 
-def test_github_escaping():
+def test_github_escaping() -> None:
     """%, CR and LF are encoded in messages; ':' and ',' too in properties."""
     assert github.escape_data("50%\r\nx") == "50%25%0D%0Ax"
     assert github.escape_property("a:b,c") == "a%3Ab%2Cc"
 
 
-def test_github_enabled_only_in_actions():
+def test_github_enabled_only_in_actions() -> None:
     """Annotations are printed only when GITHUB_ACTIONS=true."""
     assert github.enabled({"GITHUB_ACTIONS": "true"})
     assert not github.enabled({})
@@ -246,7 +246,7 @@ def test_github_enabled_only_in_actions():
 # -- every sink redacts --------------------------------------------------------------------
 
 
-def test_no_sink_leaks_the_planted_secret():
+def test_no_sink_leaks_the_planted_secret() -> None:
     """The sample plants a secret in evidence and repro; no sink output contains it."""
     run = sample_run(stale=("history.persisted",))
     outputs = [

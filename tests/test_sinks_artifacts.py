@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+from golden.sample import sample_run
 
 from harness.artifacts import ExchangeLog, mask_bytes, secrets_sent
 from harness.client import JsonResponse, RecordedStream, StreamEvent
 from harness.expect import evidence_of
 from harness.sse import SSEParser
-from tests.golden.sample import sample_run
 
 TOKEN = "sk-artifact-TOKEN-77"
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz"
@@ -43,7 +45,7 @@ CHUNKS = [
 ]
 
 
-def test_mask_bytes_keeps_every_length():
+def test_mask_bytes_keeps_every_length() -> None:
     """Secrets, bearer tokens and JWTs become as many '*': offsets stay true."""
     body = b"a " + TOKEN.encode() + b" Bearer xyz.abc " + JWT.encode()
     masked = mask_bytes(body, [TOKEN])
@@ -52,7 +54,7 @@ def test_mask_bytes_keeps_every_length():
     assert b"Bearer ***" in masked
 
 
-def test_secrets_sent_are_learned_from_requests():
+def test_secrets_sent_are_learned_from_requests() -> None:
     """The bearer token and cookie values a request carried become secrets."""
     rec = stream([])
     rec.request_headers["Cookie"] = "session=cookie-SECRET-1; theme=dark"
@@ -60,7 +62,7 @@ def test_secrets_sent_are_learned_from_requests():
     assert TOKEN in found and "cookie-SECRET-1" in found
 
 
-def test_log_writes_raw_body_timeline_and_headers(tmp_path):
+def test_log_writes_raw_body_timeline_and_headers(tmp_path: Path) -> None:
     """Each exchange: masked raw body, chunk arrival times with offsets, both header sets."""
     log = ExchangeLog(root=tmp_path)
     log.current = ("protocol.framing", "setup")
@@ -85,7 +87,7 @@ def test_log_writes_raw_body_timeline_and_headers(tmp_path):
     assert TOKEN not in (tmp_path / "exchanges/0001-threads.create.json").read_text()
 
 
-def test_log_without_root_writes_nothing(tmp_path):
+def test_log_without_root_writes_nothing(tmp_path: Path) -> None:
     """Without an artifacts folder the log only keeps references (for repro commands)."""
     log = ExchangeLog()
     log.record(stream(CHUNKS))
@@ -93,7 +95,7 @@ def test_log_without_root_writes_nothing(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_find_cited_matches_the_evidence_of_an_exchange():
+def test_find_cited_matches_the_evidence_of_an_exchange() -> None:
     """A failure's evidence leads back to the exchange it was made from."""
     log = ExchangeLog()
     first, second = stream(CHUNKS), stream(CHUNKS[:1])
@@ -106,7 +108,7 @@ def test_find_cited_matches_the_evidence_of_an_exchange():
     assert log.find_cited("") is None
 
 
-def test_json_exchange_is_recorded(tmp_path):
+def test_json_exchange_is_recorded(tmp_path: Path) -> None:
     """A JSON response is kept too, body byte for byte."""
     log = ExchangeLog(root=tmp_path)
     resp = JsonResponse("items.list", b"{}", {}, "http://127.0.0.1:1/chatkit", status=404)
@@ -115,7 +117,7 @@ def test_json_exchange_is_recorded(tmp_path):
     assert (tmp_path / "exchanges/0001-items.list.body").read_bytes() == resp.body
 
 
-def test_write_result_lists_the_exchanges(tmp_path):
+def test_write_result_lists_the_exchanges(tmp_path: Path) -> None:
     """checks/<id>/result.json holds the result and the exchanges made or cited."""
     log = ExchangeLog(root=tmp_path)
     log.current = ("protocol.event-schema", "call")
@@ -128,7 +130,7 @@ def test_write_result_lists_the_exchanges(tmp_path):
     assert data["exchanges"] == ["exchanges/0001-threads.create.json"]
 
 
-def test_learned_secrets_reach_listeners():
+def test_learned_secrets_reach_listeners() -> None:
     """A token learned from a request is handed on to whoever redacts output."""
     seen: list[str] = []
     log = ExchangeLog(on_secret=[seen.append])

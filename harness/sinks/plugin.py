@@ -175,7 +175,8 @@ class ReportPlugin:
         return report
 
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
-        if ("chatkit_outcome", BASELINED) in report.user_properties:
+        # Collection reports have no user_properties.
+        if ("chatkit_outcome", BASELINED) in getattr(report, "user_properties", ()):
             return BASELINED, "b", "BASELINED"
         return None
 
