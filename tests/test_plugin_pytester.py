@@ -194,3 +194,30 @@ def test_rerun_into_the_same_artifacts_folder_starts_clean(suite: pytest.Pyteste
     assert not stale.exists()
     assert (suite.path / "art/notes.txt").read_text() == "mine"
     assert [p.name for p in (suite.path / "art/checks").iterdir()] == ["demo.pass"]
+
+
+def test_interrupted_run_is_not_healthy(pytester: pytest.Pytester) -> None:
+    """Ctrl-C mid-run: the reports say the run was interrupted, exit code 2, not a pass."""
+    off = "-p no:cacheprovider -p no:playwright -p no:hypothesispytest"
+    pytester.makeini(f"[pytest]\nasyncio_default_fixture_loop_scope = function\naddopts = {off}\n")
+    pytester.makepyfile(
+        test_stop="""
+from harness.registry import MUST, check
+
+
+@check(id="demo.pass", title="A passing check", level=MUST, pitfall="p", fix="f", ref="r")
+def test_pass():
+    pass
+
+
+@check(id="demo.stop", title="Interrupted", level=MUST, pitfall="p", fix="f", ref="r")
+def test_stop():
+    raise KeyboardInterrupt
+"""
+    )
+    # In a subprocess: in-process, the KeyboardInterrupt would stop this test run too.
+    result = pytester.runpytest_subprocess("--chatkit-json", "r.json")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    doc = json.loads((pytester.path / "r.json").read_text())
+    assert doc["harness_error"] == "interrupted before every check had run"
+    assert doc["exit_code"] == 2

@@ -202,6 +202,12 @@ class ReportPlugin:
 
     # -- the end of the run -----------------------------------------------------------------
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # A partial run proves nothing either way: say so (exit 2), never "healthy".
+        collector = self._collector()
+        if collector is not None and not collector.run.harness_error:
+            collector.run.harness_error = "interrupted before every check had run"
+
     @pytest.hookimpl(trylast=True)  # after the collector has closed the run
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         collector = self._collector()
