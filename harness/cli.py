@@ -262,9 +262,7 @@ def _write_reports(ns: argparse.Namespace, run: Any, secrets: list[str]) -> None
             write_text(ns.write_baseline, redact_text(render_baseline(run.results), secrets))
     except OSError as exc:
         raise UsageProblem(f"cannot write a report: {exc}") from None
-    if github.enabled():
-        for line in github.annotation_lines(run, secrets):
-            print(line, flush=True)
+    github.emit(run, secrets, write=lambda line: print(line, flush=True))
 
 
 def _print_diagnosis(ns: argparse.Namespace, run: Any, secrets: list[str]) -> None:

@@ -91,7 +91,12 @@ def echo_url() -> Iterator[str]:
 
 
 def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GITHUB_ACTIONS": "true", "COLUMNS": "120"}
+    env = {
+        **os.environ,
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_STEP_SUMMARY": str(cwd / "step-summary.md"),
+        "COLUMNS": "120",
+    }
     return subprocess.run(
         [sys.executable, "-m", "harness.cli", *args],
         cwd=cwd,
@@ -151,6 +156,7 @@ def test_plain_run_redacts_every_sink(echo_url: str, tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     # The echo server really did send the secrets back: the harness saw and hid them.
     assert "***" in proc.stdout and "::error" in proc.stdout
+    assert "| check | level | outcome | fix |" in (tmp_path / "step-summary.md").read_text()
     body = (tmp_path / "out/artifacts/exchanges").glob("*.body")
     assert any(b"sk-known-" not in p.read_bytes() and b"*****" in p.read_bytes() for p in body)
     assert assert_nothing_leaks(proc, tmp_path) > 10

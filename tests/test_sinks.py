@@ -259,3 +259,21 @@ def test_no_sink_leaks_the_planted_secret() -> None:
     for text in outputs:
         assert SECRET not in text
         assert "***" in text
+
+
+def test_github_step_summary_matches_golden() -> None:
+    """The job summary: verdict, a table of problems with their fixes, folded details."""
+    golden("step_summary.md", github.step_summary(sample_run(), [SECRET]))
+
+
+def test_github_emit_writes_annotations_and_summary(tmp_path: Path) -> None:
+    """On Actions, emit() prints the annotations and appends the job summary file."""
+    summary = tmp_path / "summary.md"
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    printed: list[str] = []
+    github.emit(sample_run(), [SECRET], write=printed.append, env=env)
+    assert len(printed) == 3 and printed[0].startswith("::error")
+    assert "| `protocol.event-schema` | MUST | fail |" in summary.read_text()
+    printed.clear()
+    github.emit(sample_run(), [SECRET], write=printed.append, env={})
+    assert printed == []

@@ -233,9 +233,7 @@ class ReportPlugin:
         if collector is None or not collector.run.results:
             return
         run: RunResult = collector.run
-        if github.enabled():
-            for line in github.annotation_lines(run, sorted(self.log.secrets)):
-                terminalreporter.write_line(line)
+        github.emit(run, sorted(self.log.secrets), write=terminalreporter.write_line)
         terminalreporter.section("chatkit-harness")
         for r in run.results:
             if r.outcome is Outcome.BASELINED:
