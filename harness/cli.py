@@ -233,6 +233,8 @@ def cmd_run(ns: argparse.Namespace, *, diagnosing: bool = False) -> int:
     secrets = list(reporter.secrets)  # now with the tokens the run minted or sent
     if rich:
         reporter.render(run)
+        if reporter.console.file is not sys.stdout:
+            reporter.console.file.close()  # our own handle on the terminal, flushed
     else:
         reporter.verdict(run)
     _write_reports(ns, run, secrets)
