@@ -167,8 +167,17 @@ def _validate(ns: argparse.Namespace) -> list[str]:
     _writable(ns.json, "the JSON report")
     _writable(ns.junit, "the JUnit report")
     _writable(ns.write_baseline, "the baseline")
-    if ns.artifacts and Path(ns.artifacts).exists() and not Path(ns.artifacts).is_dir():
-        raise UsageProblem(f"artifacts path {ns.artifacts!r} is not a folder")
+    if ns.artifacts:
+        folder = Path(ns.artifacts)
+        if folder.exists() and not folder.is_dir():
+            raise UsageProblem(f"artifacts path {ns.artifacts!r} is not a folder")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            problem = f"cannot create the artifacts folder {ns.artifacts!r}: {exc}"
+            raise UsageProblem(problem) from None
+        if not os.access(folder, os.W_OK):
+            raise UsageProblem(f"cannot write to the artifacts folder {ns.artifacts!r}")
     return target.secrets()
 
 

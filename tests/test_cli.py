@@ -87,6 +87,7 @@ def test_run_list_selection(capsys: pytest.CaptureFixture[str]) -> None:
         (["run", "--baseline", "missing.toml"], "'missing.toml' does not exist"),
         (["run", "--timeout", "soon"], "timeout must be a number"),
         (["run", "--json", "."], "is a directory"),
+        (["run", "--artifacts", "a-file"], "'a-file' is not a folder"),
         (["diagnose", "--url", "nope"], "is not an http(s) URL"),
     ],
 )
@@ -99,6 +100,7 @@ def test_bad_options_are_one_line(
 ) -> None:
     """A bad option stops the CLI before anything runs: exit 2, one line on stderr."""
     monkeypatch.chdir(tmp_path)
+    Path("a-file").write_text("")
     assert main(args) == 2
     assert needle in one_error_line(capsys.readouterr().err)
 
