@@ -283,7 +283,8 @@ def _failure_fields(exc: AssertionError) -> dict[str, str]:
 
 
 def pytest_report_teststatus(report: pytest.TestReport) -> tuple[str, str, str] | None:
-    if ("chatkit_outcome", Outcome.WARN.value) in report.user_properties:
+    # Collection reports (an import error in a scenario) have no user_properties.
+    if ("chatkit_outcome", Outcome.WARN.value) in getattr(report, "user_properties", ()):
         return "warned", "W", "WARN"
     return None
 
