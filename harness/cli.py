@@ -30,11 +30,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_target_options(p: argparse.ArgumentParser) -> None:
-    from harness.plugin import TARGET_OPTIONS
+    from harness.plugin import TARGET_OPTIONS, option_extra
 
     g = p.add_argument_group("target")
     for name, (_, help_) in TARGET_OPTIONS.items():
-        g.add_argument(f"--{name}", dest=name.replace("-", "_"), help=help_)
+        g.add_argument(f"--{name}", dest=name.replace("-", "_"), help=help_, **option_extra(name))
     g.add_argument("-H", "--header", action="append", default=[], help="extra header 'Name: value'")
     s = p.add_argument_group("selection")
     s.add_argument("--select", action="append", default=[], help="check id glob, e.g. 'sse.*'")

@@ -20,8 +20,10 @@ import pytest_asyncio
 
 from harness import __version__
 from harness.client import ChatKitClient, TargetUnreachable
+from harness.glassbox import GlassBox, StubUnreachable
 from harness.issuer import IssuerKeyError, TestIssuer, issuer_for
-from harness.launch import LaunchError, Launched, start_reference_server
+from harness.launch import Launched, LaunchError, start_reference_server
+from harness.owned import OwnedTarget
 from harness.registry import Level, matches, spec_of
 from harness.results import UNTESTABLE_PREFIX, CheckFailure, CheckResult, Outcome, RunResult
 from harness.target import ConfigError, Target, load_target
@@ -62,13 +64,35 @@ TARGET_OPTIONS: dict[str, tuple[str, str]] = {
     "user-headers-a": ("user_headers_a", "headers identifying user A, 'Name: value; ...'"),
     "user-headers-b": ("user_headers_b", "headers identifying user B, 'Name: value; ...'"),
     "deployment-jwks": ("deployment_jwks", "the deployment's own JWKS URL (alg-confusion probe)"),
+    # Glass-box mode: a model stub records what the target sends its model.
+    "model-stub": (
+        "model_stub",
+        "run the model stub and start the target on it (bundled server or --start)",
+    ),
+    "model-stub-url": (
+        "model_stub_url",
+        "read the model stub you run for your deployment (chatkit-harness model-stub)",
+    ),
 }
+# Options that are switches: alone they mean "on"; they still take an optional value, so the
+# CLI can pass them on as --chatkit-NAME true.
+TARGET_SWITCHES = frozenset({"model-stub"})
+
+
+def option_extra(name: str) -> dict[str, Any]:
+    """Extra argparse settings of the target option ``name`` (shared with the CLI)."""
+    return {"nargs": "?", "const": "true", "metavar": "BOOL"} if name in TARGET_SWITCHES else {}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("chatkit", "chatkit-harness")
     for name, (_, help_) in TARGET_OPTIONS.items():
-        group.addoption(f"--chatkit-{name}", dest=f"chatkit_{name.replace('-', '_')}", help=help_)
+        group.addoption(
+            f"--chatkit-{name}",
+            dest=f"chatkit_{name.replace('-', '_')}",
+            help=help_,
+            **option_extra(name),
+        )
     group.addoption(
         "--chatkit-header",
         action="append",
@@ -154,7 +178,61 @@ def bundled_args(config: pytest.Config, issuer: TestIssuer) -> list[str]:
     args += ["--issuer", issuer.issuer, "--audience", issuer.audience]
     for fault in config.getoption("chatkit_fault"):
         args += ["--fault", fault]
+    try:
+        if load_target(target_flags(config)).glass_box:
+            args += ["--model", "openai"]  # the real openai-agents Responses path, on the stub
+    except ConfigError:
+        pass  # reported by chatkit_target
     return args
+
+
+@pytest.fixture(scope="session")
+def chatkit_model_stub(request: pytest.FixtureRequest) -> Iterator[GlassBox | None]:
+    """The model stub in glass-box mode (--model-stub or --model-stub-url), else None."""
+    try:
+        target = load_target(target_flags(request.config))
+    except ConfigError as exc:
+        raise TargetUnreachable(f"bad configuration: {exc}") from None
+    if target.model_stub_url:
+        try:
+            yield GlassBox.connect(target.model_stub_url)
+        except StubUnreachable as exc:
+            raise TargetUnreachable(str(exc)) from None
+        return
+    if not target.model_stub:
+        yield None
+        return
+    try:
+        box = GlassBox.start()
+    except (OSError, RuntimeError) as exc:
+        raise TargetUnreachable(f"cannot start the model stub: {exc}") from None
+    yield box
+    box.stop()
+
+
+def launch_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Environment for a target the harness starts: the model stub's, in glass-box mode."""
+    box: GlassBox | None = request.getfixturevalue("chatkit_model_stub")
+    return box.env() if box is not None else {}
+
+
+@pytest.fixture(scope="session")
+def chatkit_started(request: pytest.FixtureRequest) -> Iterator[OwnedTarget | None]:
+    """The user's target, started with --start for the whole run in glass-box mode."""
+    try:
+        target = load_target(target_flags(request.config))
+    except ConfigError as exc:
+        raise TargetUnreachable(f"bad configuration: {exc}") from None
+    if not (target.url and target.start_command and target.glass_box):
+        yield None
+        return
+    owned = OwnedTarget(target.start_command, target.url, launch_env(request))
+    try:
+        owned.start()
+    except LaunchError as exc:
+        raise TargetUnreachable(f"--start: {exc}") from None
+    yield owned
+    owned.stop()
 
 
 @pytest.fixture(scope="session")
@@ -171,7 +249,7 @@ def chatkit_bundled(request: pytest.FixtureRequest) -> Iterator[Launched | None]
     issuer: TestIssuer = request.getfixturevalue("chatkit_issuer")
     args = bundled_args(config, issuer)
     try:
-        launched = start_reference_server(args)
+        launched = start_reference_server(args, env=launch_env(request))
     except LaunchError as exc:
         raise TargetUnreachable(str(exc)) from None
     yield launched
@@ -199,6 +277,7 @@ def chatkit_target(
             bundled=True,
         )
     else:
+        request.getfixturevalue("chatkit_started")  # glass box with --start: start it first
         _preflight(target.url)
         if target.issuer_port is not None:
             # The user says the deployment trusts the test issuer: its users are A and B.

@@ -70,6 +70,11 @@ class Target:
     user_headers_a: Mapping[str, str] = field(default_factory=dict)
     user_headers_b: Mapping[str, str] = field(default_factory=dict)
     deployment_jwks: str | None = None  # the deployment's own JWKS URL (public keys only)
+    # Glass-box mode: the harness's model stub stands in for the model and records its input.
+    # model_stub starts one and points the target the harness starts at it; model_stub_url
+    # reads a stub the user runs (`chatkit-harness model-stub --port P`).
+    model_stub: bool = False
+    model_stub_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.url:
@@ -84,6 +89,30 @@ class Target:
             raise ConfigError("repeat must be at least 1")
         if self.issuer_port is not None and not 0 <= self.issuer_port <= 65535:
             raise ConfigError(f"issuer port {self.issuer_port} is not a TCP port")
+        self._check_model_stub()
+
+    def _check_model_stub(self) -> None:
+        if self.model_stub_url:
+            parts = urlsplit(self.model_stub_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ConfigError(f"model stub URL {self.model_stub_url!r} is not an http(s) URL")
+            if self.model_stub:
+                raise ConfigError(
+                    "pass --model-stub (the harness runs the stub) or --model-stub-url (you "
+                    "run it), not both"
+                )
+        if self.model_stub and self.url and not self.start_command and not self.bundled:
+            raise ConfigError(
+                "--model-stub needs a target the harness starts (no --url, or --start); for a "
+                "deployment you run, start `chatkit-harness model-stub --port P`, give the "
+                "deployment OPENAI_BASE_URL=http://127.0.0.1:P/v1 and pass --model-stub-url "
+                "http://127.0.0.1:P/v1"
+            )
+
+    @property
+    def glass_box(self) -> bool:
+        """A model stub records what the target sends its model."""
+        return self.model_stub or bool(self.model_stub_url)
 
     def resolved_token(self) -> str | None:
         if self.token or not self.token_command:
@@ -124,6 +153,8 @@ _SECRET_HEADERS = {"authorization", "cookie", "x-api-key", "api-key", "proxy-aut
 
 _FLOAT = {"timeout", "ttfb_threshold", "cold_start_threshold"}
 _INT = {"repeat", "issuer_port"}
+_BOOL = {"model_stub"}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -134,6 +165,10 @@ def _coerce(name: str, value: Any) -> Any:
             return int(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{name.replace('_', '-')} must be a number, got {value!r}") from None
+    if name in _BOOL and not isinstance(value, bool):
+        if str(value).strip().lower() not in _TRUE | _FALSE:
+            raise ConfigError(f"{name.replace('_', '-')} must be true or false, got {value!r}")
+        return str(value).strip().lower() in _TRUE
     if name in ("headers", "user_headers_a", "user_headers_b"):
         return parse_headers(value)
     if name == "issuer_claims":

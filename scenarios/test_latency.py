@@ -17,8 +17,9 @@ import pytest_asyncio
 from harness.client import ChatKitClient, RecordedStream
 from harness.expect import evidence_of, json_ok, stream_ok
 from harness.issuer import TestIssuer
-from harness.launch import LaunchError, Launched, start_command, start_reference_server
-from harness.plugin import bundled_args
+from harness.launch import Launched, LaunchError, start_command, start_reference_server
+from harness.owned import OwnedTarget
+from harness.plugin import bundled_args, launch_env
 from harness.registry import MUST, check
 from harness.results import fail, untestable
 from harness.target import Target
@@ -89,13 +90,17 @@ class ColdStart:
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def cold_start(request: pytest.FixtureRequest, chatkit_target: Target) -> ColdStart | None:
     target = chatkit_target
+    env = launch_env(request)  # glass-box mode: the model stub's OPENAI_BASE_URL
+    owned: OwnedTarget | None = request.getfixturevalue("chatkit_started")
     if target.bundled:
         issuer: TestIssuer = request.getfixturevalue("chatkit_issuer")
         args = bundled_args(request.config, issuer)
-        launch = lambda: start_reference_server(args)  # noqa: E731
+        launch = lambda: start_reference_server(args, env=env)  # noqa: E731
+    elif owned is not None:
+        launch = owned.restart  # the run's own process: restarted, it serves the rest of it
     elif target.start_command:
         command = target.start_command
-        launch = lambda: start_command(command, target.url)  # noqa: E731
+        launch = lambda: start_command(command, target.url, env=env)  # noqa: E731
     else:
         return None
     try:
@@ -112,7 +117,7 @@ async def cold_start(request: pytest.FixtureRequest, chatkit_target: Target) -> 
             stream_ok(first, "the first turn after start")
         return result
     finally:
-        if target.bundled or target.start_command:
+        if target.bundled or (target.start_command and owned is None):
             launched.stop()
 
 
