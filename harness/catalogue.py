@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from harness.fault_matrix import proven_by
-from harness.registry import load_catalogue
+from harness.registry import CheckSpec, load_catalogue
 
 
 def render_catalogue(fmt: str = "text") -> str:
@@ -32,7 +32,12 @@ def render_catalogue(fmt: str = "text") -> str:
     return "\n".join(lines) + f"\n{len(specs)} checks\n"
 
 
-def _markdown(specs: dict) -> str:  # type: ignore[type-arg]
+def _md(text: str) -> str:
+    """Escape what Markdown renderers would eat: ``<openai-chatkit>`` is not an HTML tag here."""
+    return text.replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
+def _markdown(specs: dict[str, CheckSpec]) -> str:
     out = [
         "# Check catalogue",
         "",
@@ -45,7 +50,7 @@ def _markdown(specs: dict) -> str:  # type: ignore[type-arg]
     ]
     for s in specs.values():
         faults = ", ".join(f"`{f}`" for f in proven_by(s.id)) or "—"
-        out.append(f"| `{s.id}` | {s.level.value} | {s.title} | {faults} |")
+        out.append(f"| `{s.id}` | {s.level.value} | {_md(s.title)} | {_md(faults)} |")
     out.append("")
     area = None
     for s in specs.values():
@@ -55,12 +60,12 @@ def _markdown(specs: dict) -> str:  # type: ignore[type-arg]
         out += [
             f"### `{s.id}`",
             "",
-            f"**{s.level.value}**: {s.title}",
+            f"**{s.level.value}**: {_md(s.title)}",
             "",
-            f"- Pitfall: {s.pitfall}",
-            f"- Fix: {s.fix}",
-            f"- Ref: {s.ref}",
-            f"- Proven by: {', '.join(proven_by(s.id)) or '—'}",
+            f"- Pitfall: {_md(s.pitfall)}",
+            f"- Fix: {_md(s.fix)}",
+            f"- Ref: {_md(s.ref)}",
+            f"- Proven by: {_md(', '.join(proven_by(s.id))) or '—'}",
             "",
         ]
     return "\n".join(out)
