@@ -101,12 +101,13 @@ class RecordedStream(Exchange):
 
     @property
     def thread_id(self) -> str | None:
+        # A hostile or broken target sends any JSON shape: a non-object is no thread.
         for p in self.of_type("thread.created"):
-            tid = p.get("thread", {}).get("id")
+            tid = _obj(p.get("thread")).get("id")
             if isinstance(tid, str):
                 return tid
         for p in self.of_type("thread.item.done"):
-            tid = p.get("item", {}).get("thread_id")
+            tid = _obj(p.get("item")).get("thread_id")
             if isinstance(tid, str):
                 return tid
         return None
@@ -116,9 +117,10 @@ class RecordedStream(Exchange):
         """The final text of every assistant message finished in this stream."""
         texts = []
         for p in self.of_type("thread.item.done"):
-            item = p.get("item", {})
-            if item.get("type") == "assistant_message":
-                for part in item.get("content", []):
+            item = _obj(p.get("item"))
+            content = item.get("content")
+            if item.get("type") == "assistant_message" and isinstance(content, list):
+                for part in content:
                     if isinstance(part, dict):
                         texts.append(str(part.get("text", "")))
         return "\n".join(texts)
@@ -129,7 +131,8 @@ class RecordedStream(Exchange):
             for e in self.events
             if e.json
             and e.type == "thread.item.updated"
-            and e.json.get("update", {}).get("type") == "assistant_message.content_part.text_delta"
+            and _obj(e.json.get("update")).get("type")
+            == "assistant_message.content_part.text_delta"
         ]
 
     def excerpt(self, lines: int = 8) -> str:
@@ -442,9 +445,13 @@ class ChatKitClient:
         return await self.stream_raw(body, request_type="threads.retry_after_item", **kw)
 
 
-def _wire(headers: Mapping[str, str]) -> dict[str, bytes]:
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _wire(headers: Mapping[str, str]) -> dict[bytes, bytes]:
     """Header values as UTF-8 bytes: httpx would refuse a non-ASCII user name or page title."""
-    return {k: v.encode("utf-8") for k, v in headers.items()}
+    return {k.encode("ascii"): v.encode("utf-8") for k, v in headers.items()}
 
 
 def _encoding(ex: Exchange) -> str:

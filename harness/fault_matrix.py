@@ -46,7 +46,7 @@ EXPECTED_KILLS: dict[str, frozenset[str]] = {
 # checks by broken fixture pages (tests/test_browser_matrix.py), the edge/origin and proxy
 # checks through real nginx and Next.js proxies (tests/test_proxies.py).
 PROVEN_ELSEWHERE: dict[str, str] = {
-    "sse.edge-vs-origin": "nginx with default proxy_buffering (fixtures/proxies/nginx-buffered.conf)",
+    "sse.edge-vs-origin": "nginx default proxy_buffering (fixtures/proxies/nginx-buffered.conf)",
 }
 
 

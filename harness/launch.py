@@ -6,6 +6,7 @@ are what a client would see (an in-process ASGI transport buffers whole response
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import selectors
@@ -40,10 +41,8 @@ class Launched:
 
     def stop(self, timeout: float = 5.0) -> None:
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:

@@ -80,7 +80,10 @@ class OneConnection:
         assert self._reader is not None
         status, headers, body = 0, {}, bytearray()
         while True:
-            event = self._conn.next_event()
+            try:
+                event = self._conn.next_event()
+            except h11.RemoteProtocolError as exc:  # bad chunking, a 1 MB head: not HTTP
+                raise ConnectionClosed(f"the answer is not valid HTTP/1.1: {exc}") from None
             if event is h11.NEED_DATA:
                 try:
                     chunk = await self._reader.read(65536)

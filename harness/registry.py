@@ -15,7 +15,7 @@ import pkgutil
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pytest
 
@@ -24,7 +24,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _ID_RE = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$")
 
 
-class Level(str, enum.Enum):
+class Level(enum.StrEnum):
     """How much a broken check matters (RFC 2119 words, as the protocol notes use them)."""
 
     MUST = "MUST"  # a failure fails the run
@@ -72,7 +72,9 @@ def check(
 
     def decorate(func: F) -> F:
         if not _ID_RE.match(id):
-            raise RegistryError(f"check id {id!r} is not a dotted lowercase id like 'sse.unbuffered'")
+            raise RegistryError(
+                f"check id {id!r} is not a dotted lowercase id like 'sse.unbuffered'"
+            )
         for field, value in (("title", title), ("pitfall", pitfall), ("fix", fix), ("ref", ref)):
             if not value.strip():
                 raise RegistryError(f"check {id!r} has an empty {field}")
@@ -92,7 +94,7 @@ def check(
             # Every check shares one event loop with the session fixtures (the recorded
             # conversation, the client), whatever the user's own asyncio settings are.
             marked = pytest.mark.asyncio(loop_scope="session")(marked)
-        return marked  # type: ignore[no-any-return]
+        return cast(F, marked)
 
     return decorate
 

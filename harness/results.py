@@ -18,7 +18,7 @@ from harness.registry import CheckSpec
 SCHEMA_VERSION = 1
 
 
-class Outcome(str, enum.Enum):
+class Outcome(enum.StrEnum):
     PASS = "pass"
     FAIL = "fail"  # a MUST check is broken
     WARN = "warn"  # a SHOULD check is broken

@@ -69,8 +69,9 @@ def run_suite(args: list[str], listeners: Iterable[Any] = (), *, quiet: bool = T
         @pytest.hookimpl(trylast=True)
         def pytest_configure(self, config: pytest.Config) -> None:
             collector = config.pluginmanager.get_plugin(COLLECTOR_NAME)
-            collector.listeners.extend(listeners)
-            holder["collector"] = collector
+            if collector is not None:
+                collector.listeners.extend(listeners)
+                holder["collector"] = collector
 
     sink = io.StringIO()
     redirect = contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext()
@@ -78,9 +79,9 @@ def run_suite(args: list[str], listeners: Iterable[Any] = (), *, quiet: bool = T
         code = pytest.main(args, plugins=[Grab()])
     collector = holder.get("collector")
     if collector is None:
-        run = RunResult(target="", harness_version="")
-        run.harness_error = _first_error_line(sink.getvalue()) or f"pytest exited with {code}"
-        return run
+        failed = RunResult(target="", harness_version="")
+        failed.harness_error = _first_error_line(sink.getvalue()) or f"pytest exited with {code}"
+        return failed
     run: RunResult = collector.run
     if not run.results and not run.harness_error:
         if int(code) == 5:

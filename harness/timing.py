@@ -9,6 +9,7 @@ deltas into 3 bursts.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from dataclasses import dataclass
 
@@ -43,7 +44,7 @@ class Spread:
 
 def spread(times: list[float], elapsed: float) -> Spread:
     times = sorted(times)
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     bursts = 1 + sum(g >= BURST_GAP for g in gaps) if times else 0
     return Spread(
         deltas=len(times),

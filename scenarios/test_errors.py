@@ -27,7 +27,10 @@ REF_ERRORS = "openai-chatkit 1.6.5 ChatKitServer.process (raises ValidationError
 def _has_message(resp: JsonResponse) -> bool:
     data = resp.json
     if isinstance(data, dict):
-        return any(isinstance(data.get(k), (str, dict)) and data.get(k) for k in ("error", "detail", "message"))
+        return any(
+            isinstance(data.get(k), (str, dict)) and data.get(k)
+            for k in ("error", "detail", "message")
+        )
     return bool(resp.body.strip())
 
 
@@ -188,11 +191,13 @@ async def test_nothing_lost(chatkit_client: ChatKitClient) -> None:
         {"type": "threads.retry_after_item", "params": {"thread_id": tid, "item_id": "nope"}},
         {"type": "threads.add_user_message", "params": {"thread_id": tid}},
     ):
-        await chatkit_client.request_raw(json.dumps(body).encode(), request_type=body["type"])
+        await chatkit_client.request_raw(json.dumps(body).encode(), request_type=str(body["type"]))
     after = await chatkit_client.list_items(tid)
     thread_after = await chatkit_client.get_thread(tid)
-    if after.status != 200 or after.json != before or (
-        (thread_after.json or {}).get("title") != thread_before.get("title")
+    if (
+        after.status != 200
+        or after.json != before
+        or ((thread_after.json or {}).get("title") != thread_before.get("title"))
     ):
         fail(
             "a thread changed or vanished after bad requests that named other threads",

@@ -64,7 +64,9 @@ async def history_probe(chatkit_client: ChatKitClient, chatkit_target: Target) -
         return rec.assistant_text
 
     repeat = chatkit_target.repeat
-    return HistoryProbe(word, await vote(recall, word, repeat), await vote(control, word, repeat), turns)
+    return HistoryProbe(
+        word, await vote(recall, word, repeat), await vote(control, word, repeat), turns
+    )
 
 
 def _replies(v: Vote) -> str:

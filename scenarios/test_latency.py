@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import pytest
 import pytest_asyncio
 
+from harness.artifacts import exchange_observers
 from harness.client import ChatKitClient, RecordedStream
 from harness.expect import evidence_of, json_ok, stream_ok
 from harness.issuer import TestIssuer
@@ -109,7 +110,7 @@ async def cold_start(request: pytest.FixtureRequest, chatkit_target: Target) -> 
         raise AssertionError(f"the target could not be started: {exc}") from None
     try:
         fresh = replace(target, url=launched.url) if target.bundled else target
-        async with ChatKitClient(fresh) as client:
+        async with ChatKitClient(fresh, on_exchange=exchange_observers(request.config)) as client:
             first = await client.create_thread("Say hi.")
             warm = [(await client.create_thread("Say hi.")).elapsed for _ in range(WARM_TURNS)]
         result = ColdStart(launched, first.first_event or first.elapsed, first.elapsed, warm)

@@ -228,7 +228,9 @@ async def test_add_user_message(conversation: Conversation) -> None:
             evidence=evidence_of(rec),
         )
     users = [
-        p["item"] for p in rec.of_type("thread.item.done") if p["item"].get("type") == "user_message"
+        p["item"]
+        for p in rec.of_type("thread.item.done")
+        if p["item"].get("type") == "user_message"
     ]
     if not users or users[0].get("thread_id") != conversation.thread_id:
         fail(
@@ -260,7 +262,8 @@ async def test_get_thread(conversation: Conversation, chatkit_client: ChatKitCli
         fail(
             "threads.get_by_id did not return the thread",
             expected=f"a Thread with id {tid} and its items",
-            actual=problem or f"id {data.get('id')!r}, {len(data.get('items', {}).get('data', []))} items",
+            actual=problem
+            or f"id {data.get('id')!r}, {len(data.get('items', {}).get('data', []))} items",
             evidence=evidence_of(resp),
         )
 
@@ -284,7 +287,9 @@ async def test_list_items(conversation: Conversation) -> None:
     data = json_ok(resp, "items.list")
     problem = items_page_problem(data)
     if problem:
-        fail("items.list did not return a page of items", actual=problem, evidence=evidence_of(resp))
+        fail(
+            "items.list did not return a page of items", actual=problem, evidence=evidence_of(resp)
+        )
     stored = [i["id"] for i in data["data"]]
     streamed = [p["item"]["id"] for r in streams for p in r.of_type("thread.item.done")]
     if stored != streamed:
@@ -363,8 +368,7 @@ async def test_update_title(conversation: Conversation, chatkit_client: ChatKitC
     title="threads.delete removes the thread; reading it afterwards is a 4xx",
     level=MUST,
     pitfall="Deleted conversations come back (or their items linger in the store).",
-    fix="Delete the thread and its items in Store.delete_thread; answer a missing thread "
-    "with 404.",
+    fix="Delete the thread and its items in Store.delete_thread; answer a missing thread with 404.",
     ref=f"{REF_SERVER} threads.delete",
 )
 async def test_delete_thread(chatkit_client: ChatKitClient) -> None:

@@ -47,7 +47,9 @@ async def timed_turns(chatkit_client: ChatKitClient, chatkit_target: Target) -> 
     edge = await chatkit_client.create_thread(PROMPT)
     origin = None
     if chatkit_target.origin_url:
-        async with ChatKitClient(chatkit_target, url=chatkit_target.origin_url) as direct:
+        async with ChatKitClient(
+            chatkit_target, url=chatkit_target.origin_url, on_exchange=chatkit_client.on_exchange
+        ) as direct:
             origin = await direct.create_thread(PROMPT)
     return TimedTurns(edge, origin)
 
@@ -193,7 +195,9 @@ async def test_edge_vs_origin(timed_turns: TimedTurns, chatkit_target: Target) -
     if os_.judgeable and not os_.buffered and es.buffered:
         causes = []
         if edge.header("content-encoding"):
-            causes.append(f"the edge compresses (Content-Encoding: {edge.header('content-encoding')})")
+            causes.append(
+                f"the edge compresses (Content-Encoding: {edge.header('content-encoding')})"
+            )
         if edge.header("content-length"):
             causes.append("the edge sends a Content-Length: it assembled the body first")
         if not causes:
