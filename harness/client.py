@@ -256,7 +256,7 @@ class ChatKitClient:
         *,
         request_type: str = "",
         headers: Mapping[str, str] | None = None,
-        identity: Identity | None | _Default = DEFAULT,
+        identity: Identity | _Default | None = DEFAULT,
         url: str | None = None,
     ) -> RecordedStream:
         who = self.identity if isinstance(identity, _Default) else identity
@@ -266,7 +266,9 @@ class ChatKitClient:
         t0 = time.monotonic()
         try:
             async with asyncio.timeout(self.target.timeout):
-                async with self._http.stream("POST", rec.url, content=body, headers=_wire(h)) as resp:
+                async with self._http.stream(
+                    "POST", rec.url, content=body, headers=_wire(h)
+                ) as resp:
                     rec.ttfb = time.monotonic() - t0
                     rec.status = resp.status_code
                     rec.headers = list(resp.headers.multi_items())
@@ -306,7 +308,7 @@ class ChatKitClient:
         *,
         request_type: str = "",
         headers: Mapping[str, str] | None = None,
-        identity: Identity | None | _Default = DEFAULT,
+        identity: Identity | _Default | None = DEFAULT,
         url: str | None = None,
         client: httpx.AsyncClient | None = None,
     ) -> JsonResponse:
@@ -368,7 +370,7 @@ class ChatKitClient:
         *,
         metadata: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
-        identity: Identity | None | _Default = DEFAULT,
+        identity: Identity | _Default | None = DEFAULT,
     ) -> RecordedStream | JsonResponse:
         body = self.body(type_, params, metadata)
         if type_ in STREAMING_TYPES:
@@ -392,7 +394,7 @@ class ChatKitClient:
         text: str,
         *,
         context: Mapping[str, Any] | None = None,
-        identity: Identity | None | _Default = DEFAULT,
+        identity: Identity | _Default | None = DEFAULT,
         headers: Mapping[str, str] | None = None,
     ) -> RecordedStream:
         params = {"input": user_input(text, self._ctx_body(context))}
@@ -408,7 +410,7 @@ class ChatKitClient:
         text: str,
         *,
         context: Mapping[str, Any] | None = None,
-        identity: Identity | None | _Default = DEFAULT,
+        identity: Identity | _Default | None = DEFAULT,
         headers: Mapping[str, str] | None = None,
     ) -> RecordedStream:
         params = {"thread_id": thread_id, "input": user_input(text, self._ctx_body(context))}
@@ -431,7 +433,9 @@ class ChatKitClient:
         params = {"thread_id": thread_id, "limit": limit, "order": order}
         return await self._json("items.list", params, **kw)
 
-    async def list_threads(self, *, limit: int = 100, order: str = "desc", **kw: Any) -> JsonResponse:
+    async def list_threads(
+        self, *, limit: int = 100, order: str = "desc", **kw: Any
+    ) -> JsonResponse:
         return await self._json("threads.list", {"limit": limit, "order": order}, **kw)
 
     async def update_thread(self, thread_id: str, title: str, **kw: Any) -> JsonResponse:

@@ -8,6 +8,7 @@ installed under httpx) does the framing; we own the socket.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -51,10 +52,8 @@ class OneConnection:
     async def __aexit__(self, *exc: object) -> None:
         if self._writer is not None:
             self._writer.close()
-            try:
+            with contextlib.suppress(OSError):
                 await self._writer.wait_closed()
-            except OSError:
-                pass
 
     async def post(self, body: bytes, headers: Mapping[str, str]) -> RawResponse:
         """One request/response on the same socket; raises ConnectionClosed if it was dropped."""
