@@ -325,6 +325,21 @@ def refusal_problem(ex: Exchange) -> str | None:
     )
 
 
+def refers_to(ex: Exchange, thread_id: str) -> bool:
+    """A 2xx answer about ``thread_id``: the thread itself, a page holding it or its items,
+    or stream events (other than errors) that carry it."""
+    if not 200 <= ex.status < 300:
+        return False
+    if isinstance(ex, RecordedStream):
+        return any(p.get("type") != "error" and thread_id in json.dumps(p) for p in ex.payloads)
+    data = ex.json if isinstance(ex, JsonResponse) else None
+    if not isinstance(data, dict):
+        return False
+    page = data.get("data")
+    rows: list[Any] = page if isinstance(page, list) else [data]
+    return any(isinstance(r, dict) and thread_id in (r.get("id"), r.get("thread_id")) for r in rows)
+
+
 def _stranger_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
