@@ -54,9 +54,8 @@ def run_checks(
     """Run the browser and proxy checks in a fresh process; their results by check id."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "results.json"
-        args = pytest_args(
-            {"timeout": "15", **options}, select=["browser.*", "proxy.*"]
-        ) + ["--chatkit-json", str(out)]
+        selection = pytest_args({"timeout": "15", **options}, select=["browser.*", "proxy.*"])
+        args = [*selection, "--chatkit-json", str(out)]
         if artifacts is not None:
             args += ["--chatkit-artifacts", str(artifacts)]
         proc = subprocess.run(
@@ -67,7 +66,10 @@ def run_checks(
             cwd=ROOT,
         )
         if not out.is_file():
-            raise AssertionError(f"no results (exit {proc.returncode}):\n{proc.stdout[-3000:]}")
+            raise AssertionError(
+                f"no results (exit {proc.returncode}):\n"
+                f"{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
+            )
         data = json.loads(out.read_text(encoding="utf-8"))
     results = {r["id"]: r for r in data["checks"]}
     assert set(results) == set(BROWSER_CHECKS + PROXY_CHECKS), sorted(results)

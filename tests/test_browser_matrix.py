@@ -1,9 +1,10 @@
-"""The browser matrix: each broken fixture page fails exactly its checks; the correct page
-passes them all.
+"""The browser matrix: each broken fixture page fails exactly its checks; the correct page,
+the React page and the Next.js app pass them all.
 
 Every run is the real thing: a Chromium, the stand-in element served in place of the CDN
 script, the bundled reference server behind a CORS front, and the harness's own checks run
-in a fresh pytest process as a user would run them.
+in a fresh pytest process as a user would run them. The React page and the Next.js app are
+installed from npm and built on first use, then cached under .cache/.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_builds import have_npm, nextjs_app, react_site, start_nextjs
 from browser_support import (
     BROWSER_CHECKS,
     PAGES,
@@ -39,10 +41,35 @@ MATRIX = {
 }
 
 
+needs_npm = pytest.mark.skipif(not have_npm(), reason="npm is needed to build the fixture")
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[FixtureStack]:
     with FixtureStack({"/": PAGES}) as s:
         yield s
+
+
+@pytest.fixture(scope="module")
+def nextjs(stack: FixtureStack) -> Iterator[str]:
+    """The Next.js app's URL: built once (cached), its proxy routes aimed at the backend."""
+    app = nextjs_app()
+    launched = start_nextjs(app, stack.backend_url)
+    try:
+        yield launched.url
+    finally:
+        launched.stop()
+
+
+def nextjs_options(stack: FixtureStack, url: str) -> dict[str, str]:
+    # The browser talks to the app's own /api/chatkit; the harness knows the backend behind it.
+    return {
+        "url": stack.backend_url,
+        "token": stack.token,
+        "frontend-url": url,
+        "frontend-cookie": stack.cookie,
+        "script": "standin",
+    }
 
 
 def test_every_page_is_in_the_matrix() -> None:
@@ -89,3 +116,23 @@ def test_failure_keeps_trace_screenshot_and_har_without_secrets(
     with zipfile.ZipFile(folder / "trace.zip") as z:
         for name in z.namelist():
             assert stack.token.encode() not in z.read(name), name
+
+
+@needs_npm
+def test_react_page_passes_every_browser_check() -> None:
+    with FixtureStack({"/react/": react_site()}) as stack:
+        results = run_checks(stack.harness_options("react/"))
+    assert all(results[c]["outcome"] == "pass" for c in BROWSER_CHECKS), summary(results)
+    assert all(results[c]["outcome"] == "skip-untestable" for c in PROXY_CHECKS), summary(results)
+
+
+@needs_npm
+def test_nextjs_app_passes_every_check(stack: FixtureStack, nextjs: str) -> None:
+    results = run_checks(nextjs_options(stack, nextjs))
+    assert all(r["outcome"] == "pass" for r in results.values()), summary(results)
+
+
+@needs_npm
+def test_nextjs_buffering_proxy_fails_exactly_its_checks(stack: FixtureStack, nextjs: str) -> None:
+    results = run_checks(nextjs_options(stack, nextjs + "buffered"))
+    assert broken(results) == {"proxy.sse-pass-through", "browser.stream-renders"}, summary(results)

@@ -8,6 +8,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from harness.browser.recorder import PageRecord, RecordOptions, record_page
 from harness.browser.standin import ScriptMode, resolve_mode
@@ -27,6 +28,7 @@ def session_cookies(target: Target) -> list[dict[str, Any]]:
     token = target.resolved_token() or ""
     if TOKEN_PLACEHOLDER in target.frontend_cookie and not token:
         raise ConfigError("frontend-cookie uses {token} but no token is configured")
+    parts = urlsplit(target.frontend_url)
     cookies = []
     for part in target.frontend_cookie.split(";"):
         name, sep, value = part.strip().partition("=")
@@ -36,7 +38,10 @@ def session_cookies(target: Target) -> list[dict[str, Any]]:
             {
                 "name": name,
                 "value": value.replace(TOKEN_PLACEHOLDER, token),
-                "url": target.frontend_url,
+                # The whole site's session, not just the page's folder.
+                "domain": parts.hostname or "",
+                "path": "/",
+                "secure": parts.scheme == "https",
                 "httpOnly": True,
                 "sameSite": "Lax",
             }
