@@ -155,7 +155,10 @@ def _validate(ns: argparse.Namespace) -> list[str]:
     from harness.registry import load_catalogue
     from harness.target import ConfigError, load_target
 
-    flags = {k.replace("-", "_"): v for k, v in _target_options(ns).items() if v}
+    from harness.plugin import TARGET_OPTIONS
+
+    # Option name -> Target field (--start is start_command, --context is context_mode).
+    flags = {TARGET_OPTIONS[k][0]: v for k, v in _target_options(ns).items() if v}
     if ns.header:
         flags["headers"] = ns.header
     try:
