@@ -1,0 +1,240 @@
+"""The browser package's parts that need no browser: discovery, settings, evidence helpers,
+the fixture site, and the one-line harness error when no Chromium exists."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.browser import standin
+from harness.browser.fixture_server import FixtureSite
+from harness.browser.launch import ENV_VAR, BrowserUnavailable, system_chromium
+from harness.browser.recorder import NetRequest, _utf8_body, empty_bearer
+from harness.browser.session import cookie_header, save_artifacts, session_cookies
+from harness.launch import LaunchError
+from harness.target import ConfigError, Target
+from scenarios.test_browser import _bursts, _normalise, _prefix_shown, has_credentials
+
+# -- finding a browser ---------------------------------------------------------------------
+
+
+def test_explicit_chromium_must_be_executable(tmp_path: Path) -> None:
+    with pytest.raises(BrowserUnavailable, match=ENV_VAR):
+        system_chromium({ENV_VAR: str(tmp_path / "missing"), "PATH": ""})
+    assert issubclass(BrowserUnavailable, LaunchError)  # a harness error: exit 2
+
+
+def test_system_chromium_found_on_path(tmp_path: Path) -> None:
+    fake = tmp_path / "chromium-browser"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    assert system_chromium({"PATH": str(tmp_path)}) == str(fake)
+    assert system_chromium({"PATH": str(tmp_path / "empty")}) is None
+
+
+@pytest.fixture
+def listening() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def test_no_browser_is_one_line_and_exit_2(listening: int) -> None:
+    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
+    env["PATH"] = "/nonexistent"
+    env["PLAYWRIGHT_BROWSERS_PATH"] = "/nonexistent"  # hide any downloaded browser too
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "run",
+            "--url",
+            f"http://127.0.0.1:{listening}/chatkit",
+            "--frontend-url",
+            "http://127.0.0.1:9/",
+            "--script",
+            "standin",
+            "--select",
+            "browser.*",
+            "--plain",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "playwright install chromium" in lines[0]
+    assert "apt-get install chromium" in lines[0]
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+# -- settings --------------------------------------------------------------------------------
+
+
+def test_script_mode_is_validated_and_explicit_modes_do_not_probe() -> None:
+    assert standin.resolve_mode("standin") == "standin"
+    assert standin.resolve_mode("cdn") == "cdn"
+    with pytest.raises(ConfigError):
+        standin.resolve_mode("local")
+
+
+def test_standin_is_packaged() -> None:
+    source = standin.standin_source()
+    assert 'customElements.define("openai-chatkit"' in source
+    for method in ("setOptions", "sendUserMessage", "setThreadId", "fetchUpdates", "focusComposer"):
+        assert f"async {method}(" in source
+
+
+def test_session_cookie_is_site_wide_httponly_with_the_token() -> None:
+    target = Target(
+        url="http://127.0.0.1:1/chatkit",
+        token="tok-123456",
+        frontend_url="https://shop.example/app/chat",
+        frontend_cookie="auth_token={token}; theme=dark",
+    )
+    cookies = session_cookies(target)
+    assert [c["name"] for c in cookies] == ["auth_token", "theme"]
+    first = cookies[0]
+    assert first["value"] == "tok-123456"
+    assert (first["domain"], first["path"], first["secure"], first["httpOnly"]) == (
+        "shop.example",
+        "/",
+        True,
+        True,
+    )
+    assert cookie_header(target) == "auth_token=tok-123456; theme=dark"
+
+
+def test_session_cookie_errors_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="NAME=VALUE"):
+        session_cookies(Target(frontend_url="http://x/", frontend_cookie="novalue"))
+    with pytest.raises(ConfigError, match="no token"):
+        session_cookies(Target(frontend_url="http://x/", frontend_cookie="a={token}"))
+
+
+# -- evidence helpers ------------------------------------------------------------------------
+
+
+def test_devtools_latin1_body_is_repaired() -> None:
+    real = "Page: Order help · Shop".encode()
+    garbled = real.decode("latin-1").encode("utf-8")
+    assert _utf8_body(garbled, {"content-type": "text/event-stream"}) == real
+    assert _utf8_body(real, {"content-type": "text/event-stream"}) == real
+    assert _utf8_body(garbled, {"content-type": "text/plain; charset=utf-8"}) == garbled
+
+
+def test_empty_bearer_and_credentials() -> None:
+    assert empty_bearer("Bearer undefined") and empty_bearer("bearer null")
+    assert not empty_bearer("Bearer abc")
+    target = Target(frontend_url="http://127.0.0.1:5/")
+    body = json.dumps({"type": "threads.create", "params": {"input": {}}})
+
+    def req(url: str, **headers: str) -> NetRequest:
+        return NetRequest(url, "POST", "fetch", headers, body)
+
+    assert has_credentials(req("http://api/chatkit", authorization="Bearer t0k"), target)
+    assert not has_credentials(req("http://api/chatkit", authorization="Bearer undefined"), target)
+    # A session cookie counts only towards the page's own origin (the cookie proxy).
+    assert has_credentials(req("http://127.0.0.1:5/api/chatkit", cookie="s=1"), target)
+    assert not has_credentials(req("http://api/chatkit", cookie="s=1"), target)
+
+
+def test_chatkit_request_recognised_by_its_envelope() -> None:
+    body = json.dumps({"type": "threads.create", "params": {"input": {"metadata": {"a": 1}}}})
+    req = NetRequest("http://h/chatkit?x=1", "POST", "fetch", {}, body)
+    assert req.chatkit_type == "threads.create"
+    assert req.input_metadata == {"a": 1}
+    assert req.endpoint == "http://h/chatkit"
+    assert NetRequest("http://h/", "POST", "fetch", {}, '{"q": 1}').chatkit_type is None
+    assert NetRequest("http://h/", "GET", "fetch", {}, None).chatkit_type is None
+
+
+def test_prefix_shown_and_context_normalising() -> None:
+    reply = "Hello there, world"
+    assert _prefix_shown(reply, "user: hi\nHello th") == len("Hello th")
+    assert _prefix_shown(reply, "nothing") == 0
+    assert _prefix_shown(reply, f"x {reply} y") == len(reply)
+    assert _normalise("headings", ["A", " B ", ""]) == "A, B"
+    assert _normalise("url", "http://h/p#frag") == "http://h/p"
+
+
+def test_bursts_group_chunks_arriving_together() -> None:
+    from harness.client import RecordedStream
+
+    rec = RecordedStream("threads.create", b"", {}, "http://h")
+    rec.chunks = [(0.100, b"aa"), (0.102, b"b"), (0.200, b"c"), (0.300, b""), (0.400, b"dd")]
+    assert _bursts(rec) == [(0.100, 3), (0.200, 1), (0.400, 2)]
+
+
+def test_saved_artifacts_are_masked(tmp_path: Path) -> None:
+    import zipfile
+
+    from harness.browser.recorder import PageRecord
+
+    secret = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
+    trace = tmp_path / "logged-in-trace.zip"
+    with zipfile.ZipFile(trace, "w") as z:
+        z.writestr("trace.network", json.dumps({"headers": {"authorization": f"Bearer {secret}"}}))
+        z.writestr("resources/blob.png", b"\x89PNG" + secret.encode())
+    har = tmp_path / "logged-in.har"
+    har.write_text(json.dumps({"cookie": f"auth_token={secret}"}))
+    rec = PageRecord("http://h/", True, "standin", artifacts=[trace, har])
+    saved = save_artifacts(rec, tmp_path / "out", [secret])
+    assert {p.name for p in saved} == {"trace.zip", "page.har"}
+    assert secret not in (tmp_path / "out" / "page.har").read_text()
+    with zipfile.ZipFile(tmp_path / "out" / "trace.zip") as z:
+        assert secret.encode() not in z.read("trace.network")
+
+
+# -- the fixture site ------------------------------------------------------------------------
+
+
+def test_fixture_site_session_config_and_cors(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<p>hi</p>")
+    with FixtureSite("http://127.0.0.1:9/chatkit", {"/": tmp_path}) as site:
+        with urllib.request.urlopen(site.url) as resp:
+            assert resp.read() == b"<p>hi</p>"
+        with urllib.request.urlopen(site.url + "config.js") as resp:
+            assert site.api_url.encode() in resp.read()
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(site.url + "session")
+        assert info.value.code == 401
+        payload = "eyJzdWIiOiJhbGljZSIsIm5hbWUiOiJBbGljZSJ9"  # {"sub":"alice","name":"Alice"}
+        token = f"x.{payload}.y"
+        req = urllib.request.Request(
+            site.url + "session", headers={"Cookie": f"auth_token={token}"}
+        )
+        with urllib.request.urlopen(req) as resp:
+            assert json.loads(resp.read()) == {
+                "token": token,
+                "user": {"id": "alice", "name": "Alice"},
+            }
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(site.url + "../etc/passwd")
+        assert info.value.code == 404
+        preflight = urllib.request.Request(
+            site.api_url,
+            method="OPTIONS",
+            headers={
+                "Origin": site.url.rstrip("/"),
+                "Access-Control-Request-Headers": "authorization,content-type",
+            },
+        )
+        with urllib.request.urlopen(preflight) as resp:
+            assert resp.status == 204
+            assert resp.headers["Access-Control-Allow-Origin"] == site.url.rstrip("/")
+            assert resp.headers["Access-Control-Allow-Headers"] == "authorization,content-type"
