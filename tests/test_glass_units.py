@@ -255,3 +255,38 @@ def test_cli_takes_model_stub_as_a_bare_switch() -> None:
     parser.add_argument("--chatkit-model-stub", **option_extra("model-stub"))
     assert parser.parse_args(["--chatkit-model-stub"]).chatkit_model_stub == "true"
     assert parser.parse_args(["--chatkit-model-stub", "true"]).chatkit_model_stub == "true"
+
+
+# -- the stub handle ----------------------------------------------------------------------
+
+
+def test_checks_are_untestable_without_a_stub() -> None:
+    from scenarios.test_glass import _ready
+
+    with pytest.raises(pytest.skip.Exception, match=r"pass --model-stub .* or --model-stub-url"):
+        _ready(None)
+
+
+def test_glass_box_marks_calls_and_schedule_in_process_and_over_http() -> None:
+    import httpx
+
+    from harness.glassbox import GlassBox, StubUnreachable
+
+    local = GlassBox.start(token_delay=0.001)
+    try:
+        remote = GlassBox.connect(local.base_url)  # the same stub, read over /_stub
+        assert local.mark() == remote.mark() == 0
+        body = {"model": "any", "input": "hello canary-unit"}
+        httpx.post(f"{local.base_url}/responses", json=body, timeout=5).raise_for_status()
+        httpx.get(f"{local.base_url}/models", timeout=5)  # not a model call: not counted
+        for box in (local, remote):
+            [call] = box.calls(0)
+            assert call.messages == [{"role": "user", "text": "hello canary-unit"}]
+            assert box.calls(box.mark()) == []
+            with box.schedule(0.05, first_token_delay=0.1):
+                assert box.delays() == (0.1, 0.05)
+            assert box.delays() == (0.0, 0.001)
+    finally:
+        local.stop()
+    with pytest.raises(StubUnreachable, match="no model stub answers at"):
+        GlassBox.connect(local.base_url)
