@@ -295,8 +295,11 @@ class ChatKitClient:
         if encoding != "identity" and not rec.truncated:
             # A compressed stream only becomes readable once whole; its events all carry
             # the time the body ended, which is the truth about when a client could act.
-            decoded = _decode_body(rec.body, encoding)
+            decoded = _decode_body(rec.body, encoding, self.max_body)
             if decoded is not None:
+                if len(decoded) > self.max_body:  # a compression bomb: the cap holds here too
+                    rec.truncated = True
+                    decoded = decoded[: self.max_body]
                 self._add_events(rec, parser.feed(decoded, rec.elapsed))
         rec.framing = parser.close()
         self._observe(rec)
@@ -468,15 +471,27 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0][:200]
 
 
-def _decode_body(body: bytes, encoding: str) -> bytes | None:
-    import gzip
+def _decode_body(body: bytes, encoding: str, limit: int) -> bytes | None:
+    """The decoded body, at most ``limit + 1`` bytes (a few KB of gzip can expand to GBs);
+    None when it is not valid gzip/deflate or ends inside a member."""
     import zlib
 
-    try:
-        if encoding == "gzip":
-            return gzip.decompress(body)
-        if encoding == "deflate":
-            return zlib.decompress(body)
-    except (OSError, zlib.error, EOFError):
+    wbits = {"gzip": 31, "deflate": 15}.get(encoding)
+    if wbits is None:
         return None
-    return None
+    out = bytearray()
+    data = body
+    try:
+        while data and len(out) <= limit:
+            d = zlib.decompressobj(wbits)
+            out += d.decompress(data, limit + 1 - len(out))
+            if not d.eof:
+                # Either the limit was reached (fine: the caller truncates) or the body
+                # ended inside the member (not decodable, as gzip.decompress would say).
+                return bytes(out) if len(out) > limit else None
+            data = d.unused_data
+            if encoding != "gzip" or not data.startswith(b"\x1f\x8b"):
+                break  # gzip may hold several members; anything else after the end is ignored
+    except zlib.error:
+        return None
+    return bytes(out)
