@@ -14,9 +14,10 @@ import selectors
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -147,11 +148,11 @@ def runs(
         finally:
             server.stop()
 
-    jobs = {name: (lambda f=name: bundled(f)) for name in BUNDLED}
+    jobs: dict[str, Callable[[], Run]] = {name: partial(bundled, name) for name in BUNDLED}
     # The restart of the cold-start check, then a later check on the restarted process.
     after_restart = ["--select", "latency.cold-start", "--select", "protocol.add-user-message"]
-    jobs["chat-correct"] = lambda: started("chat-correct", [], after_restart)
-    jobs["chat-fake-item-ids"] = lambda: started("chat-fake-item-ids", ["fake-item-ids"])
+    jobs["chat-correct"] = partial(started, "chat-correct", [], after_restart)
+    jobs["chat-fake-item-ids"] = partial(started, "chat-fake-item-ids", ["fake-item-ids"])
     jobs["remote"] = remote
     with ThreadPoolExecutor(max_workers=2) as pool:  # two cores: two runs at a time
         futures = {name: pool.submit(job) for name, job in jobs.items()}
