@@ -136,3 +136,10 @@ def test_nextjs_app_passes_every_check(stack: FixtureStack, nextjs: str) -> None
 def test_nextjs_buffering_proxy_fails_exactly_its_checks(stack: FixtureStack, nextjs: str) -> None:
     results = run_checks(nextjs_options(stack, nextjs + "buffered"))
     assert broken(results) == {"proxy.sse-pass-through", "browser.stream-renders"}, summary(results)
+
+
+@needs_npm
+def test_nextjs_token_in_storage_fails_the_cookie_check(stack: FixtureStack, nextjs: str) -> None:
+    results = run_checks(nextjs_options(stack, nextjs + "token-in-storage"))
+    assert broken(results) == {"proxy.httponly-cookie"}, summary(results)
+    assert "localStorage" in results["proxy.httponly-cookie"]["actual"]
