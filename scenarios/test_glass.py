@@ -311,40 +311,44 @@ async def test_stream_pass_through(glass_probe: GlassProbe | None) -> None:
 )
 async def test_unique_message_ids(glass_probe: GlassProbe | None) -> None:
     probe = _ready(glass_probe)
-    streamed: list[tuple[int, str]] = []
+    streamed: list[tuple[int, str, str]] = []  # (turn, item id, text) of each finished reply
     for k, t in enumerate(probe.turns, 1):
         _answered(probe, t, k)
         for p in t.rec.of_type("thread.item.done"):
-            if p.get("item", {}).get("type") == "assistant_message":
-                streamed.append((k, str(p["item"].get("id"))))
+            item = p.get("item", {})
+            if item.get("type") == "assistant_message":
+                streamed.append((k, str(item.get("id")), _text_of(item)))
     path = f"the model calls went to {probe.endpoint()}"
-    counts = Counter(i for _, i in streamed)
+    if not streamed:
+        fail(
+            "the model's replies never became assistant messages",
+            expected="a thread.item.done with an assistant_message per turn",
+            actual=f"none in {len(probe.turns)} turns ({path})",
+            evidence=evidence_of(probe.turns[0].rec),
+        )
+    counts = Counter(i for _, i, _ in streamed)
     repeated = [i for i, n in counts.items() if n > 1]
     if repeated:
-        turns = [k for k, i in streamed if i == repeated[0]]
+        turns = [k for k, i, _ in streamed if i == repeated[0]]
         fail(
             "assistant replies of different turns share one item id",
             expected="a distinct id for each assistant message",
             actual=f"turns {', '.join(map(str, turns))} all answered with id {repeated[0]!r} "
             f"({path})",
-            evidence="\n".join(f"turn {k}: assistant item {i!r}" for k, i in streamed),
+            evidence="\n".join(f"turn {k}: assistant item {i!r}" for k, i, _ in streamed),
         )
     if probe.items is None:
         return
     data = json_ok(probe.items, "items.list")
     stored = [i for i in data.get("data", []) if i.get("type") == "assistant_message"]
-    texts = [" ".join(_text_of(i).split()) for i in stored]
-    lost = [
-        k
-        for k, t in enumerate(probe.turns, 1)
-        if t.turn.reply and " ".join(t.turn.reply.split()) not in texts
-    ]
-    if lost or len({i.get("id") for i in stored}) != len(stored):
+    kept = {str(i.get("id")): " ".join(_text_of(i).split()) for i in stored}
+    lost = [k for k, i, text in streamed if kept.get(i) != " ".join(text.split())]
+    if lost or len(kept) != len(stored):
         fail(
             "the store does not keep every reply as its own item",
-            expected=f"{len(probe.turns)} stored assistant messages, one per model reply",
-            actual=f"{len(stored)} stored, ids {[i.get('id') for i in stored]}; replies of "
-            f"turns {lost or '-'} are gone ({path})",
+            expected=f"{len(streamed)} stored assistant messages, one per streamed reply",
+            actual=f"{len(stored)} stored, ids {[i.get('id') for i in stored]}; the replies of "
+            f"turns {sorted(set(lost)) or '-'} are not stored as streamed ({path})",
             evidence=evidence_of(probe.items),
         )
 
