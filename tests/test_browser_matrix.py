@@ -9,8 +9,11 @@ installed from npm and built on first use, then cached under .cache/.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from browser_builds import have_npm, nextjs_app, react_site, start_nextjs
@@ -41,6 +44,7 @@ MATRIX = {
 }
 
 
+Results = dict[str, dict[str, dict[str, Any]]]  # page -> check id -> JSON result
 needs_npm = pytest.mark.skipif(not have_npm(), reason="npm is needed to build the fixture")
 
 
@@ -77,8 +81,27 @@ def test_every_page_is_in_the_matrix() -> None:
     assert pages == set(MATRIX) | {"correct.html"}
 
 
-def test_correct_page_passes_every_browser_check(stack: FixtureStack) -> None:
-    results = run_checks(stack.harness_options("correct.html"))
+@pytest.fixture(scope="module")
+def artifacts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("browser-artifacts")
+
+
+@pytest.fixture(scope="module")
+def static_results(stack: FixtureStack, artifacts_dir: Path) -> Results:
+    """Every static page checked once, two harness runs at a time (each is mostly waiting)."""
+    pages = ["correct.html", *sorted(MATRIX)]
+
+    def run(page: str) -> dict[str, dict[str, Any]]:
+        # One run keeps artifacts: the failure-artifact test below reads them.
+        keep = artifacts_dir if page == "no-auth-header.html" else None
+        return run_checks(stack.harness_options(page), artifacts=keep)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(pages, pool.map(run, pages), strict=True))
+
+
+def test_correct_page_passes_every_browser_check(static_results: Results) -> None:
+    results = static_results["correct.html"]
     assert all(results[c]["outcome"] == "pass" for c in BROWSER_CHECKS), summary(results)
     # It talks to the backend directly: there is no proxy route to judge.
     for cid in PROXY_CHECKS:
@@ -87,35 +110,34 @@ def test_correct_page_passes_every_browser_check(stack: FixtureStack) -> None:
 
 
 @pytest.mark.parametrize("page", sorted(MATRIX))
-def test_broken_page_fails_exactly_its_checks(stack: FixtureStack, page: str) -> None:
-    results = run_checks(stack.harness_options(page))
+def test_broken_page_fails_exactly_its_checks(static_results: Results, page: str) -> None:
+    results = static_results[page]
     assert broken(results) == MATRIX[page], summary(results)
 
 
-def test_script_failure_names_the_url(stack: FixtureStack) -> None:
-    results = run_checks(stack.harness_options("wrong-cdn-url.html"))
-    assert "cdn.openai.com/chatkit/v1/chatkit.min.js" in results["browser.script-loads"]["message"]
-    results = run_checks(stack.harness_options("csp-blocks-cdn.html"))
-    assert "Content-Security-Policy" in results["browser.script-loads"]["message"]
+def test_script_failure_names_the_url(static_results: Results) -> None:
+    message = static_results["wrong-cdn-url.html"]["browser.script-loads"]["message"]
+    assert "cdn.openai.com/chatkit/v1/chatkit.min.js" in message
+    message = static_results["csp-blocks-cdn.html"]["browser.script-loads"]["message"]
+    assert "Content-Security-Policy" in message
 
 
 def test_failure_keeps_trace_screenshot_and_har_without_secrets(
-    stack: FixtureStack, tmp_path: Path
+    static_results: Results, stack: FixtureStack, artifacts_dir: Path
 ) -> None:
-    results = run_checks(stack.harness_options("no-auth-header.html"), artifacts=tmp_path)
-    assert results["browser.fetch-auth"]["outcome"] == "fail"
-    folder = tmp_path / "checks" / "browser.fetch-auth"
+    assert static_results["no-auth-header.html"]["browser.fetch-auth"]["outcome"] == "fail"
+    folder = artifacts_dir / "checks" / "browser.fetch-auth"
     names = {p.name for p in folder.iterdir()}
     assert {"trace.zip", "screenshot.png", "page.har"} <= names, names
-    # The page fetched the token from /session: the saved files must not hold it.
-    for path in tmp_path.rglob("*"):
+    # The page fetched the token from /session: no saved file may hold it.
+    for path in artifacts_dir.rglob("*"):
         if path.is_file():
             assert stack.token.encode() not in path.read_bytes(), path
-    import zipfile
-
     with zipfile.ZipFile(folder / "trace.zip") as z:
         for name in z.namelist():
             assert stack.token.encode() not in z.read(name), name
+    # Passing checks keep no browser files.
+    assert not (artifacts_dir / "checks" / "browser.fetch-metadata" / "trace.zip").exists()
 
 
 @needs_npm
