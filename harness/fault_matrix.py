@@ -40,6 +40,32 @@ EXPECTED_KILLS: dict[str, frozenset[str]] = {
     "invented-events": frozenset({"protocol.event-schema"}),
     "cut-stream-on-missing-thread": frozenset({"errors.unknown-thread"}),
     "no-delete": frozenset({"protocol.delete-thread"}),
+    # Auth: a verifier broken at one spot lets exactly that kind of token in.
+    "no-auth": frozenset(
+        {
+            "auth.missing-token",
+            "auth.malformed-token",
+            "auth.bad-signature",
+            "auth.alg-none",
+            "auth.alg-confusion",
+            "auth.expired",
+            "auth.not-yet-valid",
+            "auth.wrong-audience",
+            "auth.wrong-issuer",
+            "auth.unknown-kid",
+            "auth.embedded-key",
+            "auth.every-request-type",
+            "auth.unverified-identity-header",
+            "auth.identity-header-spoof",
+            "auth.tenant-isolation",
+        }
+    ),
+    "accept-alg-none": frozenset({"auth.alg-none"}),
+    "accept-expired": frozenset({"auth.expired"}),
+    "ignore-audience": frozenset({"auth.wrong-audience"}),
+    "ignore-kid": frozenset({"auth.unknown-kid"}),  # the seed's python-jose call
+    "shared-threads": frozenset({"auth.tenant-isolation"}),
+    "trust-user-header": frozenset({"auth.identity-header-spoof"}),
 }
 
 # Checks whose failure is shown outside the reference server's fault modes: the browser
