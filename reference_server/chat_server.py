@@ -7,7 +7,7 @@ that concerns what the model sees is a small branch right where it happens.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, cast
 
 from agents import Agent, Runner, set_tracing_disabled
@@ -17,10 +17,20 @@ from chatkit.agents import AgentContext, simple_to_agent_input, stream_agent_res
 from chatkit.server import ChatKitServer
 from chatkit.types import (
     AssistantMessageContentPartTextDelta,
+    ItemsListReq,
+    NonStreamingReq,
+    Page,
+    StreamingReq,
+    ThreadCreatedEvent,
     ThreadItem,
     ThreadItemUpdatedEvent,
     ThreadMetadata,
+    ThreadsAddUserMessageReq,
+    ThreadsCreateReq,
+    ThreadsGetByIdReq,
+    ThreadsListReq,
     ThreadStreamEvent,
+    ThreadsUpdateReq,
     UserMessageItem,
 )
 
@@ -30,6 +40,9 @@ from .faults import Fault
 from .item_ids import AssistantIdRewriter
 from .prompt import build_instructions
 from .store import SqlStore
+
+# lost-deltas fault: every LOST_DELTA_EVERY-th text delta never reaches the client.
+LOST_DELTA_EVERY = 7
 
 # thread.metadata key holding the last user/page context seen on the thread, so turns
 # without any (retry, tool output, a client that sends context only once) still have it.
@@ -96,6 +109,10 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
         self, thread: ThreadMetadata, context: RequestContext
     ) -> list[ThreadItem]:
         """The newest ``history_limit`` items, oldest first (ends with the new user message)."""
+        if self.cfg.has(Fault.CROSS_THREAD_HISTORY):
+            # A history query without the thread id: every thread of the user leaks in.
+            newest = await self.sql_store.load_user_items(self.cfg.history_limit, context)
+            return list(reversed(newest))
         page = await self.store.load_thread_items(
             thread.id, None, self.cfg.history_limit, "desc", context
         )
@@ -104,6 +121,9 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
     def _user_and_page(
         self, thread: ThreadMetadata, context: RequestContext
     ) -> tuple[str | None, PageContext | None]:
+        if self.cfg.has(Fault.CONTEXT_ON_CREATE_ONLY) and context.request_type != "threads.create":
+            # Context is read while creating the thread and never again, not even the saved one.
+            return None, None
         if self.cfg.has(Fault.DROP_METADATA):
             # The seed: context.metadata.get('userInfo') -- a dict nothing ever fills.
             user_info = context.metadata.get("userInfo", {})
@@ -148,10 +168,47 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
             lambda: self.store.generate_item_id("message", thread, context),
             force_fake=cfg.has(Fault.FAKE_ITEM_IDS),
         )
-        first_token = True
+        deltas = 0
         async for event in stream_agent_response(agent_context, result):
-            if first_token and _is_text_delta(event):
-                first_token = False
-                if cfg.has(Fault.SLOW_FIRST_TOKEN):
-                    await asyncio.sleep(cfg.slow_first_token_seconds)
+            if _is_text_delta(event):
+                deltas += 1
+                if cfg.has(Fault.LOST_DELTAS) and deltas % LOST_DELTA_EVERY == 0:
+                    continue  # a lossy relay: the final thread.item.done still has all the text
             yield rewrite_id(event)
+
+    # The SDK's request handlers, overridden only for the faults that break one of them.
+
+    async def _process_streaming_impl(
+        self, request: StreamingReq, context: RequestContext
+    ) -> AsyncGenerator[ThreadStreamEvent, None]:
+        cfg = self.cfg
+        if cfg.has(Fault.SPURIOUS_THREAD_CREATED) and isinstance(request, ThreadsAddUserMessageReq):
+            # A hand-rolled handler that announces the thread on every turn.
+            thread = await self.store.load_thread(request.params.thread_id, context)
+            yield ThreadCreatedEvent(thread=self._to_thread_response(thread))
+        events = super()._process_streaming_impl(request, context)
+        if cfg.has(Fault.LATE_THREAD_CREATED) and isinstance(request, ThreadsCreateReq):
+            # The user message is stored (and streamed) before the thread is announced.
+            created = await anext(events)
+            yield await anext(events)
+            yield created
+        async for event in events:
+            yield event
+
+    async def _process_non_streaming(
+        self, request: NonStreamingReq, context: RequestContext
+    ) -> bytes:
+        cfg = self.cfg
+        if cfg.has(Fault.UNINDEXED_LIST) and isinstance(request, (ThreadsListReq, ItemsListReq)):
+            await asyncio.sleep(cfg.unindexed_list_seconds)  # a full table scan per page
+        if cfg.has(Fault.LIST_THREADS_EMPTY) and isinstance(request, ThreadsListReq):
+            return self._serialize(Page[ThreadMetadata](data=[], has_more=False))
+        if cfg.has(Fault.GET_THREAD_NO_ITEMS) and isinstance(request, ThreadsGetByIdReq):
+            # Returns the stored metadata and forgets to load the items.
+            thread = await self.store.load_thread(request.params.thread_id, context)
+            return self._serialize(self._to_thread_response(thread))
+        if cfg.has(Fault.NO_TITLE_SAVE) and isinstance(request, ThreadsUpdateReq):
+            thread = await self.store.load_thread(request.params.thread_id, context)
+            thread.title = request.params.title
+            return self._serialize(self._to_thread_response(thread))  # never saved
+        return await super()._process_non_streaming(request, context)

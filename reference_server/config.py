@@ -57,6 +57,8 @@ class ServerConfig:
     cors_origins: tuple[str, ...] = ()
     cold_start_seconds: float = 4.0
     slow_first_token_seconds: float = 3.0
+    # unindexed-list fault: how long each threads.list / items.list takes.
+    unindexed_list_seconds: float = 1.2
     max_body_bytes: int = MAX_BODY_BYTES
     # How many thread items respond() hands to the model (newest first, then reversed).
     history_limit: int = 50

@@ -104,7 +104,10 @@ class ChatKitEndpoint:
 
     async def _handle(self, request: Request) -> Response:
         cfg = self.cfg
-        body, too_large, fully_read = await read_body(request, cfg.max_body_bytes)
+        limit = cfg.max_body_bytes
+        if cfg.has(Fault.NO_BODY_LIMIT) or cfg.has(Fault.BARE_500):
+            limit = DRAIN_LIMIT  # no limit of its own (the SDK's default wiring has none)
+        body, too_large, fully_read = await read_body(request, limit)
         if self._cold:
             await self._cold_start()
         try:
@@ -114,9 +117,7 @@ class ChatKitEndpoint:
         request.state.user = identity.user_id
         if too_large:
             headers = None if fully_read else {"Connection": "close"}
-            return json_error(
-                413, "payload_too_large", f"body exceeds {cfg.max_body_bytes} bytes", headers
-            )
+            return json_error(413, "payload_too_large", f"body exceeds {limit} bytes", headers)
         try:
             raw: Any = json.loads(body)
         except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
@@ -162,6 +163,8 @@ class ChatKitEndpoint:
             try:
                 await self.store.load_thread(thread_id, context)
             except NotFoundError:
+                if parsed.type == "threads.delete" and self.cfg.has(Fault.DELETE_WRONG_THREAD):
+                    return await self._delete_active_thread(context)
                 return json_error(404, "not_found", f"thread {thread_id} not found")
             # An unknown item: retry_after_item would otherwise stream an empty 200.
             item_id = getattr(parsed.params, "item_id", None)
@@ -180,7 +183,16 @@ class ChatKitEndpoint:
             return json_error(400, "invalid_request", str(exc))
         if isinstance(result, StreamingResult):
             return await self._stream(result.json_events)
-        return Response(content=result.json, media_type="application/json")
+        # json-as-text: the JSON body mislabelled, as a bare Response(content=...) ends up.
+        media_type = "text/plain" if self.cfg.has(Fault.JSON_AS_TEXT) else "application/json"
+        return Response(content=result.json, media_type=media_type)
+
+    async def _delete_active_thread(self, context: RequestContext) -> Response:
+        """delete-wrong-thread: an unknown id falls back to the user's newest thread."""
+        newest = await self.store.load_threads(1, None, "desc", context)
+        for thread in newest.data:
+            await self.store.delete_thread(thread.id, context)
+        return Response(content=b"{}", media_type="application/json")
 
     async def _stream(self, events: AsyncIterator[bytes]) -> Response:
         """Start the SSE response only once the first event exists."""

@@ -36,6 +36,20 @@ class Fault(StrEnum):
     HISTORY_AS_REPR = "history-as-repr"
     NO_DELETE = "no-delete"
     SLOW_FIRST_TOKEN = "slow-first-token"
+    NON_JSON_KEEPALIVE = "non-json-keepalive"
+    LATE_THREAD_CREATED = "late-thread-created"
+    LOST_DELTAS = "lost-deltas"
+    SPURIOUS_THREAD_CREATED = "spurious-thread-created"
+    GET_THREAD_NO_ITEMS = "get-thread-no-items"
+    LIST_THREADS_EMPTY = "list-threads-empty"
+    NO_TITLE_SAVE = "no-title-save"
+    JSON_AS_TEXT = "json-as-text"
+    STREAM_AS_JSON = "stream-as-json"
+    DELETE_WRONG_THREAD = "delete-wrong-thread"
+    CROSS_THREAD_HISTORY = "cross-thread-history"
+    CONTEXT_ON_CREATE_ONLY = "context-on-create-only"
+    UNINDEXED_LIST = "unindexed-list"
+    NO_BODY_LIMIT = "no-body-limit"
 
     @property
     def description(self) -> str:
@@ -66,7 +80,7 @@ DESCRIPTIONS: dict[Fault, str] = {
     Fault.COLD_START: "the first /chatkit request waits --cold-start-seconds like an "
     "unwarmed serverless database",
     Fault.BARE_500: "the SDK's default wiring: bad bodies give a bare 500 and a closed "
-    "connection, an unknown thread on a stream gives 200 then a broken stream",
+    "connection, an unknown thread on a stream gives 200 then a broken stream, no body limit",
     Fault.FAKE_ITEM_IDS: "every assistant message gets the item id __fake_id__ "
     "(chatkit-python #36)",
     Fault.INVENTED_EVENTS: "emits extra thread.message.delta events, which are not ChatKit "
@@ -79,7 +93,33 @@ DESCRIPTIONS: dict[Fault, str] = {
     Fault.HISTORY_AS_REPR: "history goes into the instructions as object reprs instead of "
     "input items; the agent input is only the current message",
     Fault.NO_DELETE: "threads.delete answers {} but deletes nothing",
-    Fault.SLOW_FIRST_TOKEN: "the first token of every reply waits 3 s",
+    Fault.SLOW_FIRST_TOKEN: "the offline model waits 3 s before the first token of every "
+    "reply; the rest follow at the normal pace",
+    Fault.NON_JSON_KEEPALIVE: "streams carry a hand-rolled 'data: ping' keep-alive event (not "
+    "JSON) after the first event",
+    Fault.LATE_THREAD_CREATED: "threads.create streams the user message before thread.created "
+    "(the first two events swapped)",
+    Fault.LOST_DELTAS: "every 7th assistant text delta is dropped from the stream (the final "
+    "item still has the full text)",
+    Fault.SPURIOUS_THREAD_CREATED: "threads.add_user_message streams start with a thread.created "
+    "for the existing thread",
+    Fault.GET_THREAD_NO_ITEMS: "threads.get_by_id returns the thread metadata with an empty "
+    "items page",
+    Fault.LIST_THREADS_EMPTY: "threads.list always returns an empty page",
+    Fault.NO_TITLE_SAVE: "threads.update answers with the new title but never saves it",
+    Fault.JSON_AS_TEXT: "non-streaming JSON responses are labelled Content-Type: text/plain",
+    Fault.STREAM_AS_JSON: "event streams are labelled Content-Type: application/json (still "
+    "streamed, bytes unchanged)",
+    Fault.DELETE_WRONG_THREAD: "threads.delete of an unknown thread answers {} and deletes the "
+    "user's most recently created thread ('fall back to the active thread')",
+    Fault.CROSS_THREAD_HISTORY: "respond() loads history from all of the user's threads (the "
+    "history query ignores the thread id)",
+    Fault.CONTEXT_ON_CREATE_ONLY: "user/page context is read on threads.create only; later turns "
+    "ignore the request's and the thread's saved context",
+    Fault.UNINDEXED_LIST: "threads.list and items.list each take 1.2 s, like a full table scan "
+    "without an index",
+    Fault.NO_BODY_LIMIT: "no request body size limit: a 2 MiB body is parsed and answered, "
+    "never refused with 413",
 }
 
 

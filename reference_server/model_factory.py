@@ -5,6 +5,7 @@ from __future__ import annotations
 from agents.models.interface import Model
 
 from .config import ServerConfig
+from .faults import Fault
 from .offline_model import OfflineModel
 
 
@@ -15,7 +16,10 @@ class ModelConfigError(Exception):
 def build_model(cfg: ServerConfig) -> Model:
     """The Model for ``cfg.model``; OpenAI modes honour OPENAI_API_KEY and OPENAI_BASE_URL."""
     if cfg.model == "offline":
-        return OfflineModel(token_delay=cfg.token_delay)
+        # slow-first-token lives in the model, so the later deltas keep their pace (a
+        # wait in respond() would let the model run ahead and release them in one burst).
+        slow = cfg.slow_first_token_seconds if cfg.has(Fault.SLOW_FIRST_TOKEN) else 0.0
+        return OfflineModel(token_delay=cfg.token_delay, first_token_delay=slow)
     from agents import OpenAIChatCompletionsModel, OpenAIResponsesModel
     from openai import AsyncOpenAI, OpenAIError
 

@@ -2,7 +2,8 @@
 
 The correct response streams each ``data: ...\\n\\n`` frame as it is produced, with
 headers that tell proxies not to buffer or transform it. buffered-stream,
-gzip-stream, no-cache-headers and invented-events each change one of those things.
+gzip-stream, no-cache-headers, stream-as-json, invented-events and
+non-json-keepalive each change one of those things.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from .config import ServerConfig
 from .faults import Fault
 
 SSE_CONTENT_TYPE = "text/event-stream"
+# non-json-keepalive fault: what hand-rolled servers send to keep a connection open. A
+# comment line (": ping") would be correct SSE; a data line is an event the client must parse.
+PING_FRAME = b"data: ping\n\n"
 # no-transform stops compressing proxies; X-Accel-Buffering stops nginx buffering.
 NO_BUFFERING_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
 
@@ -36,6 +40,16 @@ async def with_invented_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[by
         yield b"data: " + json.dumps(invented, separators=(",", ":")).encode() + b"\n\n"
 
 
+async def with_ping(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """A ``data: ping`` keep-alive event right after the first event."""
+    first = True
+    async for chunk in chunks:
+        yield chunk
+        if first:
+            first = False
+            yield PING_FRAME
+
+
 async def _gzipped(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     # No Z_SYNC_FLUSH between events, as compression middleware typically does: zlib
     # keeps the small frames in its window, so they come out together at the end.
@@ -49,11 +63,14 @@ async def _gzipped(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 
 async def sse_response(chunks: AsyncIterator[bytes], cfg: ServerConfig) -> Response:
     """The HTTP response carrying ``chunks`` (already framed as SSE)."""
-    headers = {"Content-Type": SSE_CONTENT_TYPE}
+    content_type = "application/json" if cfg.has(Fault.STREAM_AS_JSON) else SSE_CONTENT_TYPE
+    headers = {"Content-Type": content_type}
     if not cfg.has(Fault.NO_CACHE_HEADERS):
         headers.update(NO_BUFFERING_HEADERS)
     if cfg.has(Fault.INVENTED_EVENTS):
         chunks = with_invented_events(chunks)
+    if cfg.has(Fault.NON_JSON_KEEPALIVE):
+        chunks = with_ping(chunks)
     if cfg.has(Fault.BUFFERED_STREAM):
         # Like a buffering proxy: nothing is sent until the last event exists.
         body = b"".join([chunk async for chunk in chunks])

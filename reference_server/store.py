@@ -253,6 +253,19 @@ class SqlStore(Store[RequestContext]):
             rows = (await conn.execute(stmt)).scalars().all()
         return self._page([_ITEM.validate_json(r) for r in rows], limit)
 
+    async def load_user_items(self, limit: int, context: RequestContext) -> list[ThreadItem]:
+        """The newest ``limit`` items of all the user's threads (cross-thread-history fault).
+
+        The correct history query is load_thread_items(thread.id, ...); this is the bug of
+        forgetting its thread id filter, scoped by user only.
+        """
+        t, i = self.tables.threads, self.tables.items
+        async with self._tx() as conn:
+            stmt = self._owned(select(i.c.data).join(t, t.c.id == i.c.thread_id), t, context)
+            stmt = await self._paginate(conn, stmt, i, None, "desc", limit)
+            rows = (await conn.execute(stmt)).scalars().all()
+        return [_ITEM.validate_json(r) for r in rows[:limit]]
+
     async def _upsert_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         # Keyed by (thread_id, id): a repeated id replaces the stored body in place,
         # which is what a dict-backed store does too (see the fake-item-ids fault).
