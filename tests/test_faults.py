@@ -1,7 +1,8 @@
 """Each fault mode breaks what its name says, and only there (one smoke test per fault).
 
 The auth faults (no-auth, accept-alg-none, accept-expired, ignore-audience, ignore-kid,
-trust-user-header) are exercised in tests/test_ref_auth.py next to the correct checks.
+trust-user-header) are exercised in tests/test_ref_auth.py next to the correct checks; the
+faults of single request handlers in tests/test_faults_requests.py.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +26,7 @@ import pytest
 from reference_server.config import ServerConfig
 from reference_server.dev_issuer import load_dev_key, mint_dev_token
 from reference_server.faults import Fault, list_faults
+from reference_server.offline_model import tokenize
 from reference_server.serving import serve_in_thread
 from reference_server.testing import (
     add_message_body,
@@ -77,9 +80,11 @@ def two_turns(url: str, headers: dict[str, str], first: str, second: str) -> tup
 
 
 def test_every_fault_is_listed_and_tested() -> None:
-    """--list names every fault, and each has a smoke test here or in test_ref_auth.py."""
+    """--list names every fault; each has a smoke test in test_faults*.py or test_ref_auth.py."""
     listing = list_faults()
-    sources = Path(__file__).read_text() + (Path(__file__).parent / "test_ref_auth.py").read_text()
+    here = Path(__file__).parent
+    files = [*sorted(here.glob("test_faults*.py")), here / "test_ref_auth.py"]
+    sources = "".join(path.read_text() for path in files)
     for fault in Fault:
         assert fault.value in listing
         assert f"Fault.{fault.name}" in sources, f"{fault.value} has no smoke test"
@@ -150,17 +155,50 @@ def test_fake_item_ids(key_path: Path) -> None:
 
 def test_slow_first_token(key_path: Path) -> None:
     """slow-first-token: the first delta waits, the rest follow at the normal pace."""
-    with faulty(key_path, Fault.SLOW_FIRST_TOKEN, slow_first_token_seconds=0.6) as url:
-        marks: dict[str, float] = {}
+    delay = 0.05
+    with faulty(
+        key_path, Fault.SLOW_FIRST_TOKEN, slow_first_token_seconds=0.6, token_delay=delay
+    ) as url:
+        options = 0.0
+        deltas: list[float] = []
         with httpx.stream(
             "POST", url, json=create_thread_body("hi"), headers=headers_for(key_path), timeout=20
         ) as response:
             for line in response.iter_lines():
                 if "stream_options" in line:
-                    marks["options"] = time.monotonic()
-                if "text_delta" in line and "first" not in marks:
-                    marks["first"] = time.monotonic()
-    assert marks["first"] - marks["options"] >= 0.55
+                    options = time.monotonic()
+                if "text_delta" in line:
+                    deltas.append(time.monotonic())
+    assert deltas[0] - options >= 0.55
+    # Not one burst after the wait (the model did not run ahead): the later deltas keep
+    # roughly their token_delay apart.
+    gaps = sorted(b - a for a, b in pairwise(deltas[1:]))
+    assert len(gaps) >= 5 and gaps[len(gaps) // 2] >= delay / 2
+
+
+def test_cross_thread_history(key_path: Path) -> None:
+    """cross-thread-history: a fresh thread's model input holds another thread's messages."""
+    headers = headers_for(key_path)
+    with faulty(key_path, Fault.CROSS_THREAD_HISTORY) as url:
+        turn(url, create_thread_body("canary-elsewhere"), headers)
+        reply = assistant_text(turn(url, create_thread_body("fresh"), headers))
+        bob = assistant_text(turn(url, create_thread_body("bob's"), headers_for(key_path, "bob")))
+    assert reply.startswith("History: [canary-elsewhere].") and reply.endswith("You said: fresh")
+    assert bob.startswith("History: (none).")  # still one user's threads, not everyone's
+
+
+def test_context_on_create_only(key_path: Path) -> None:
+    """context-on-create-only: the second turn sees neither its own nor the saved context."""
+    metadata = {"userInfo": {"name": "canary-name"}, "pageContext": {"title": "canary-page"}}
+    headers = headers_for(key_path)
+    with faulty(key_path, Fault.CONTEXT_ON_CREATE_ONLY) as url:
+        events = turn(url, create_thread_body("one", metadata), headers)
+        thread_id = thread_id_of(events)
+        with_context = headers_for(key_path, **{"X-User-Name": "canary-hdr"})
+        follow_up = turn(url, add_message_body(thread_id, "two", metadata), with_context)
+    assert "User: canary-name (id alice)." in assistant_text(events)
+    reply = assistant_text(follow_up)
+    assert "canary" not in reply and "User: unknown (id alice)." in reply
 
 
 # -- the store --------------------------------------------------------------------------
@@ -241,6 +279,43 @@ def test_no_cache_headers(key_path: Path) -> None:
     assert arrivals
 
 
+def test_stream_as_json(key_path: Path) -> None:
+    """stream-as-json: application/json on a stream that is otherwise unchanged SSE."""
+    with faulty(key_path, Fault.STREAM_AS_JSON) as url:
+        headers, arrivals = _delta_arrivals(url, headers_for(key_path))
+    assert headers["content-type"] == "application/json"
+    assert "content-length" not in headers and headers["cache-control"].startswith("no-cache")
+    assert len(arrivals) > 3
+
+
+def test_non_json_keepalive(key_path: Path) -> None:
+    """non-json-keepalive: a 'data: ping' event right after the first, the rest JSON."""
+    with faulty(key_path, Fault.NON_JSON_KEEPALIVE) as url:
+        body = httpx.post(
+            url, json=create_thread_body("hi"), headers=headers_for(key_path), timeout=20
+        ).content
+    frames = [frame for frame in body.decode().split("\n\n") if frame]
+    assert frames[1] == "data: ping"
+    rest = [json.loads(frame.removeprefix("data: ")) for i, frame in enumerate(frames) if i != 1]
+    assert rest[0]["type"] == "thread.created" and "ping" not in str(rest[1:])
+
+
+def test_lost_deltas(key_path: Path) -> None:
+    """lost-deltas: every 7th text delta is missing; the finished item has the whole text."""
+    message = "one two three four five six seven eight nine ten"
+    with faulty(key_path, Fault.LOST_DELTAS) as url:
+        events = turn(url, create_thread_body(message), headers_for(key_path))
+    deltas = [
+        e["update"]["delta"]
+        for e in events
+        if e["type"] == "thread.item.updated" and e["update"]["type"].endswith("text_delta")
+    ]
+    text = assistant_text(events)
+    tokens = tokenize(text)
+    assert len(tokens) >= 14 and text.endswith(message)
+    assert deltas == [token for n, token in enumerate(tokens, 1) if n % 7]
+
+
 def test_invented_events(key_path: Path) -> None:
     """invented-events: thread.message.delta frames appear beside the real deltas."""
     with faulty(key_path, Fault.INVENTED_EVENTS) as url:
@@ -290,6 +365,27 @@ def test_bare_500(key_path: Path) -> None:
         ):
             assert stream.status_code == 200
             stream.read()
+
+
+def _two_mib_list(url: str, headers: dict[str, str]) -> httpx.Response:
+    body = json.dumps({"type": "threads.list", "params": {}, "padding": "x" * (2 << 20)})
+    return httpx.post(url, content=body, headers=headers, timeout=20)
+
+
+def test_no_body_limit(key_path: Path) -> None:
+    """no-body-limit: a 2 MiB body is parsed and answered, not refused with 413."""
+    headers = headers_for(key_path)
+    with faulty(key_path, Fault.NO_BODY_LIMIT) as url:
+        turn(url, create_thread_body("one"), headers)
+        response = _two_mib_list(url, headers)
+    assert response.status_code == 200 and len(response.json()["data"]) == 1
+
+
+def test_bare_500_has_no_body_limit(key_path: Path) -> None:
+    """bare-500 is the SDK's default wiring, which has no body limit either."""
+    with faulty(key_path, Fault.BARE_500) as url:
+        response = _two_mib_list(url, headers_for(key_path))
+    assert response.status_code == 200 and response.json()["data"] == []
 
 
 def test_cut_stream_on_missing_thread(key_path: Path) -> None:
