@@ -467,7 +467,11 @@ def _encoding(ex: Exchange) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    # httpx.ReadError for a reset has no text; the OSError underneath it says what happened.
+    cause: BaseException | None = exc
+    while cause is not None and not str(cause):
+        cause = cause.__cause__ or cause.__context__
+    text = str(cause) if cause is not None else type(exc).__name__
     return text.splitlines()[0][:200]
 
 

@@ -27,10 +27,12 @@ def evidence_of(ex: Exchange) -> str:
 
 def stream_ok(rec: RecordedStream, what: str = "the stream") -> RecordedStream:
     """The stream answered 200, as SSE, and ended cleanly with at least one event."""
-    if rec.status != 200 or rec.transport_error or not rec.events:
+    if rec.status != 200 or rec.transport_error or rec.truncated or not rec.events:
         actual = f"HTTP {rec.status or 'no response'}"
         if rec.transport_error:
             actual += f", {rec.transport_error}"
+        if rec.truncated:  # a never-ending or oversized body: the harness stopped reading
+            actual += ", the body exceeded the harness's size cap and was cut off"
         actual += f", {len(rec.events)} events"
         fail(
             f"{what} did not complete",
@@ -45,10 +47,13 @@ def stream_ok(rec: RecordedStream, what: str = "the stream") -> RecordedStream:
 def json_ok(resp: JsonResponse, what: str) -> Any:
     data = resp.json
     if resp.status != 200 or data is None:
+        actual = f"HTTP {resp.status or resp.transport_error}"
+        if resp.status == 200:  # e.g. an SSO login page in front of the API
+            actual += f", {resp.header('content-type') or 'no Content-Type'}, body is not JSON"
         fail(
             f"{what} failed",
             expected="HTTP 200 with a JSON body",
-            actual=f"HTTP {resp.status or resp.transport_error}",
+            actual=actual,
             evidence=evidence_of(resp),
             repro=curl_command(resp),
         )
