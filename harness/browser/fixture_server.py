@@ -26,6 +26,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 SESSION_COOKIE = "auth_token"
+# Hop-by-hop headers (RFC 9110 §7.6.1) and the framing this front sets itself.
+_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+}
 DOMAIN_KEY = "domain_pk_localhost_dev"
 
 
@@ -169,8 +181,7 @@ class FixtureSite:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                keep = ("authorization", "content-type", "accept", "cookie", "x-user-id")
-                headers = {k: v for k, v in self.headers.items() if k.lower() in keep}
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
                 conn = http.client.HTTPConnection(
                     upstream.hostname or "127.0.0.1", upstream.port, timeout=60
                 )
@@ -179,12 +190,14 @@ class FixtureSite:
                     resp = conn.getresponse()
                     self.send_response(resp.status)
                     self._cors()
-                    for name in ("Content-Type", "Cache-Control", "WWW-Authenticate"):
-                        value = resp.getheader(name)
-                        if value:
+                    for name, value in resp.getheaders():
+                        lower = name.lower()
+                        if lower not in _HOP | {"date", "server"} and not lower.startswith(
+                            "access-control-"
+                        ):
                             self.send_header(name, value)
+                    # Re-chunked as it arrives, so a stream stays a stream.
                     self.send_header("Transfer-Encoding", "chunked")
-                    self.send_header("Connection", "close")
                     self.end_headers()
                     while True:
                         chunk = resp.read1(65536)
