@@ -92,6 +92,13 @@ def test_script_mode_is_validated_and_explicit_modes_do_not_probe() -> None:
         standin.resolve_mode("local")
 
 
+def test_auto_mode_uses_the_cdn_only_when_it_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(standin, "cdn_reachable", lambda timeout=3.0: True)
+    assert standin.resolve_mode("auto") == "cdn"
+    monkeypatch.setattr(standin, "cdn_reachable", lambda timeout=3.0: False)
+    assert standin.resolve_mode("auto") == "standin"
+
+
 def test_standin_is_packaged() -> None:
     source = standin.standin_source()
     assert 'customElements.define("openai-chatkit"' in source
