@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from harness.model_stub import RecordedModelRequest
+from harness.model_stub import DEFAULT_MARKER_PATTERN, RecordedModelRequest
 from harness.model_stub import remote as stub_remote
 
 if TYPE_CHECKING:
@@ -29,6 +29,12 @@ MODEL_ENDPOINTS = frozenset({"/v1/responses", "/v1/chat/completions"})
 # The session's schedule: fast enough for a full run, slow enough that the SSE checks can see
 # deltas arriving apart (they need gaps of a few ms), like the reference server's own model.
 SESSION_TOKEN_DELAY = 0.01
+# Markers the stub's reply always repeats, wherever in the prompt they were: its default
+# ("canary" words) plus the harness's codewords (harness.canary: 'cobalt-fjord-3f9a'). A live
+# model reads a codeword anywhere in its prompt, even inside a garbled history; the stub's reply
+# summarises long prompts, so without this the black-box checks would judge the stub's
+# summary instead of what the model was given.
+MARKER_PATTERN = DEFAULT_MARKER_PATTERN + r"|\b[a-z]+-[a-z]+-[0-9a-f]{4}\b"
 
 
 class StubUnreachable(Exception):
@@ -48,7 +54,9 @@ class GlassBox:
         """Run a stub in this process on a free 127.0.0.1 port."""
         from harness.model_stub import ModelStub
 
-        stub = ModelStub(token_delay=token_delay, first_token_delay=0.0).start()
+        stub = ModelStub(
+            token_delay=token_delay, first_token_delay=0.0, marker_pattern=MARKER_PATTERN
+        ).start()
         return cls(stub.base_url, stub)
 
     @classmethod
@@ -57,6 +65,7 @@ class GlassBox:
         box = cls(base_url)
         try:
             box._remote_seen = box._next_index()
+            stub_remote.configure(base_url, marker_pattern=MARKER_PATTERN)
         except (httpx.HTTPError, ValueError, KeyError) as exc:
             reason = type(exc).__name__ if not str(exc) else str(exc).splitlines()[0]
             raise StubUnreachable(

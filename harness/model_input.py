@@ -155,8 +155,13 @@ def history_outline(req: RecordedModelRequest, turns: Sequence[Turn]) -> str:
 
 
 def missing_context(req: RecordedModelRequest, needles: Iterable[str]) -> list[str]:
-    """The needles found neither in the instructions nor in any message."""
-    text = model_text(req)
+    """The needles found neither in the instructions nor in a message the model is given.
+
+    Earlier replies do not count: the stub's replies echo the instructions they were given,
+    so turn 1's context would otherwise seem to reach turn 2 through the history alone.
+    """
+    given = [m.get("text", "") for m in req.messages if m.get("role") != "assistant"]
+    text = "\n".join([req.instructions or "", *given])
     return [n for n in needles if n not in text]
 
 

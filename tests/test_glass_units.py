@@ -125,6 +125,9 @@ def test_context_found_in_instructions_or_messages() -> None:
     req = request("User: Ann canary-name", ("user", "Page canary-title here"))
     assert missing_context(req, ["Ann canary-name", "Page canary-title"]) == []
     assert missing_context(request("nothing", ("user", "hi")), ["Ann"]) == ["Ann"]
+    # Only echoed back in an earlier reply: the model was not told this turn.
+    echoed = request("User: unknown", ("user", "hi"), ("assistant", "User: Ann"), ("user", "?"))
+    assert missing_context(echoed, ["Ann"]) == ["Ann"]
 
 
 def test_known_token_in_instructions_is_found_and_redacted() -> None:
