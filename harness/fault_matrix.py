@@ -33,6 +33,7 @@ EXPECTED_KILLS: dict[str, frozenset[str]] = {
             "errors.unknown-type",
             "errors.missing-params",
             "errors.unknown-thread",
+            "errors.oversized-body",
             "errors.connection-survives",
             "protocol.delete-thread",
         }
@@ -40,6 +41,20 @@ EXPECTED_KILLS: dict[str, frozenset[str]] = {
     "invented-events": frozenset({"protocol.event-schema"}),
     "cut-stream-on-missing-thread": frozenset({"errors.unknown-thread"}),
     "no-delete": frozenset({"protocol.delete-thread"}),
+    "non-json-keepalive": frozenset({"protocol.framing"}),
+    "late-thread-created": frozenset({"protocol.create-order"}),
+    "lost-deltas": frozenset({"protocol.item-lifecycle"}),
+    "spurious-thread-created": frozenset({"protocol.add-user-message"}),
+    "get-thread-no-items": frozenset({"protocol.get-thread"}),
+    "list-threads-empty": frozenset({"protocol.list-threads"}),
+    "no-title-save": frozenset({"protocol.update-title"}),
+    "json-as-text": frozenset({"protocol.json-content-type"}),
+    "stream-as-json": frozenset({"sse.content-type"}),
+    "delete-wrong-thread": frozenset({"errors.nothing-lost"}),
+    "cross-thread-history": frozenset({"history.fresh-thread-control"}),
+    "context-on-create-only": frozenset({"metadata.follow-up-turn"}),
+    "unindexed-list": frozenset({"latency.json-endpoints"}),
+    "no-body-limit": frozenset({"errors.oversized-body"}),
     # Auth: a verifier broken at one spot lets exactly that kind of token in.
     "no-auth": frozenset(
         {
