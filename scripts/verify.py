@@ -20,4 +20,6 @@ if __name__ == "__main__":
     args = sys.argv[1:]
     if args and not args[0].startswith("-"):
         args = ["--url", args[0], *args[1:]]
+    if "--rich" not in args:
+        args.append("--plain")  # the health check's contract: one ✓ / ✗ line per check
     sys.exit(main(["run", *args]))
