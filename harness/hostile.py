@@ -579,6 +579,80 @@ def _self_signed_context() -> Iterator[ssl.SSLContext]:
     yield ctx
 
 
+# -- running the harness against it ----------------------------------------------------------
+
+
+@dataclass
+class CliRun:
+    """One ``chatkit-harness run`` in a subprocess: how it ended, how long, how much memory."""
+
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    wall: float
+    cpu: float  # user + system seconds of the harness process
+    peak_rss_mb: float
+    killed: bool  # still running after ``kill_after``: a hang
+    report: dict[str, Any] | None = None  # the --json report, when one was written
+
+    @property
+    def checks(self) -> dict[str, dict[str, Any]]:
+        return {c["id"]: c for c in (self.report or {}).get("checks", [])}
+
+    def describe(self) -> str:
+        return (
+            f"exit {self.returncode} after {self.wall:.1f} s, peak RSS {self.peak_rss_mb:.0f} MB"
+            f"\nstderr: {self.stderr[-2000:]}\nstdout tail: {self.stdout[-1500:]}"
+        )
+
+
+def run_cli(url: str, *extra: str, timeout: float = 3.0, kill_after: float = 150.0) -> CliRun:
+    """``chatkit-harness run --url URL --token x --timeout T --json ...`` (non-browser checks),
+    in its own process group, SIGKILLed after ``kill_after`` seconds."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    with tempfile.TemporaryDirectory(prefix="hostile-run-") as tmp:
+        report = Path(tmp, "out.json")
+        argv = [sys.executable, "-m", "harness.cli", "run", "--url", url, "--token", "x"]
+        argv += ["--timeout", f"{timeout:g}", "--json", str(report), "--plain"]
+        argv += ["--exclude", "browser.*", "--exclude", "proxy.*", *extra]
+        out_path, err_path = Path(tmp, "stdout"), Path(tmp, "stderr")
+        t0 = time.monotonic()
+        with out_path.open("wb") as out, err_path.open("wb") as err:
+            # cwd: a folder without a pyproject.toml, so no local settings leak in.
+            proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=tmp, start_new_session=True)
+        killed = False
+        while True:
+            # wait4, not Popen.wait: it hands back this child's own peak RSS and CPU time.
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() - t0 > kill_after:
+                killed = True
+                os.killpg(proc.pid, signal.SIGKILL)
+                _, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.05)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        run = CliRun(
+            argv=argv,
+            returncode=proc.returncode,
+            stdout=out_path.read_text(encoding="utf-8", errors="replace"),
+            stderr=err_path.read_text(encoding="utf-8", errors="replace"),
+            wall=time.monotonic() - t0,
+            cpu=usage.ru_utime + usage.ru_stime,
+            peak_rss_mb=usage.ru_maxrss / 1024,  # KiB on Linux
+            killed=killed,
+        )
+        if report.is_file():
+            run.report = json.loads(report.read_text(encoding="utf-8"))
+    return run
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.hostile", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")

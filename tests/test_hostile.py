@@ -1,0 +1,149 @@
+"""The harness against hostile targets: every run ends, with a verdict, without a traceback,
+in bounded memory.
+
+Each mode of :mod:`harness.hostile` gets one real ``chatkit-harness run --timeout 3`` in a
+subprocess, as a CI job would run it. Modes that answer at once get the whole non-browser
+suite. To keep the file within its time budget, modes where every request waits out the
+timeout (endless, drip, stall, ...) get the checks that read streams, and modes that push
+16 MB per request (flood, big-event, gzip-bomb) get the protocol checks; the whole suite
+against every mode is ``benchmarks/hostile.py``. The runs go in parallel (most of their time
+is waiting), and each one's peak RSS comes from ``wait4``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import pytest
+
+from harness.hostile import MODES, CliRun, HostileServer, run_cli
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT = 3  # --timeout: seconds per request
+KILL_AFTER = 150.0  # a run still going after this is a hang
+CHECK_BOUND = 10 * TIMEOUT  # no single check may take longer (a few requests, each bounded)
+# Peak RSS of one harness process. A capped body costs about three times the 16 MB cap (raw
+# chunks, event text, parsed JSON) and the session keeps the exchanges its fixtures recorded;
+# an uncapped 50 MB event, or the gzip bomb decoded (1 GiB), goes far beyond this.
+RSS_BOUND_MB = 1024
+
+# Modes where each request waits out the timeout: only the checks that read streams.
+SLOW = {"endless", "drip", "keepalive-only", "stall", "silent"}
+STREAM_CHECKS = ["protocol.framing", "sse.unbuffered", "errors.connection-survives"]
+# Modes that send 16 MB or more per request: the protocol checks (a dozen capped bodies).
+HEAVY = {"flood", "big-event", "gzip-bomb"}
+
+# mode -> (a check that must not pass, words its message/actual must contain)
+EXPECTED: dict[str, tuple[str, str]] = {
+    "endless": ("protocol.framing", "timed out after 3 s"),
+    "drip": ("protocol.framing", "timed out after 3 s"),
+    "keepalive-only": ("protocol.framing", "timed out after 3 s"),
+    "stall": ("protocol.framing", "timed out after 3 s"),
+    "silent": ("protocol.framing", "no response, timed out"),
+    "flood": ("protocol.framing", "size cap"),
+    "big-event": ("protocol.framing", "size cap"),
+    "gzip-bomb": ("protocol.framing", "size cap"),
+    "close": ("protocol.framing", "Server disconnected"),
+    "reset": ("protocol.framing", "Connection reset"),
+    "bad-chunked": ("protocol.framing", "chunk"),
+    "huge-headers": ("protocol.framing", "no response, RemoteProtocolError"),
+    "invalid-utf8": ("protocol.framing", "not valid UTF-8"),
+    "garbage": ("protocol.framing", "without a JSON object"),
+    "wrong-content-type": ("sse.content-type", "application/json"),
+    "redirect-loop": ("protocol.framing", "HTTP 307"),
+    "html-login": ("protocol.json-content-type", "text/html"),
+    "empty": ("protocol.framing", "HTTP 200, 0 events"),
+    "wrong-shapes": ("protocol.event-schema", "is not a ChatKit event"),
+}
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[HostileServer]:
+    with HostileServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def runs(hostile: HostileServer) -> Iterator[dict[str, Future[CliRun]]]:
+    """Start every run at once (six at a time); each test waits for its own."""
+
+    def start(url: str, *extra: str) -> Future[CliRun]:
+        return pool.submit(run_cli, url, *extra, timeout=TIMEOUT, kill_after=KILL_AFTER)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        futures: dict[str, Future[CliRun]] = {}
+        # The slow ones first: they mostly wait, and the quick ones fill the gaps.
+        for name in sorted(MODES, key=lambda m: m not in SLOW):
+            extra: list[str] = []
+            if name in SLOW:
+                for check_id in STREAM_CHECKS:
+                    extra += ["--select", check_id]
+            elif name in HEAVY:
+                extra += ["--select", "protocol.*"]
+            futures[name] = start(hostile.url(name), *extra)
+        # TLS spoken wrongly, in both directions, and a certificate nobody trusts.
+        protocol = ("--select", "protocol.*")
+        futures["https-to-plain-port"] = start(hostile.url("empty", scheme="https"), *protocol)
+        futures["http-to-tls-port"] = start(hostile.url("empty", tls_port=True), *protocol)
+        futures["https-self-signed"] = start(
+            hostile.url("empty", scheme="https", tls_port=True), *protocol
+        )
+        yield futures
+
+
+def assert_survived(run: CliRun) -> None:
+    """Ended by itself, one-line errors only, memory within the bound."""
+    assert not run.killed, f"the harness hung:\n{run.describe()}"
+    assert "Traceback" not in run.stdout + run.stderr, run.describe()
+    assert run.peak_rss_mb < RSS_BOUND_MB, run.describe()
+    for line in run.stderr.strip().splitlines():
+        assert line.startswith("chatkit-harness: "), f"unexpected stderr line {line!r}"
+
+
+def test_every_mode_has_an_expectation() -> None:
+    assert set(EXPECTED) == set(MODES)
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_mode_ends_with_a_verdict(mode: str, runs: dict[str, Future[CliRun]]) -> None:
+    run = runs[mode].result()
+    assert_survived(run)
+    assert run.returncode == 1, f"expected failed checks (exit 1):\n{run.describe()}"
+    assert run.report is not None and run.report["harness_error"] is None, run.describe()
+    assert run.checks, run.describe()
+    for check_id, c in run.checks.items():
+        assert c["duration"] < CHECK_BOUND, f"{check_id} took {c['duration']} s"
+        assert c["outcome"] != "error" or c.get("message"), f"{check_id}: an error without text"
+    check_id, words = EXPECTED[mode]
+    verdict = run.checks[check_id]
+    assert verdict["outcome"] in ("fail", "warn"), (check_id, verdict["outcome"])
+    said = f"{verdict.get('message', '')}\n{verdict.get('actual', '')}"
+    assert words in said, f"{check_id} said: {said}"
+
+
+def test_https_to_a_plain_port_is_one_clear_line(runs: dict[str, Future[CliRun]]) -> None:
+    run = runs["https-to-plain-port"].result()
+    assert_survived(run)
+    assert run.returncode == 2, run.describe()
+    [line] = run.stderr.strip().splitlines()
+    assert "cannot connect" in line and "SSL" in line, line
+
+
+def test_plain_http_to_a_tls_port_fails_the_checks(runs: dict[str, Future[CliRun]]) -> None:
+    run = runs["http-to-tls-port"].result()
+    assert_survived(run)
+    assert run.returncode == 1, run.describe()
+    framing = run.checks["protocol.framing"]
+    assert framing["outcome"] == "fail"
+    assert "Server disconnected" in framing["actual"], framing["actual"]
+
+
+def test_untrusted_certificate_is_one_clear_line(runs: dict[str, Future[CliRun]]) -> None:
+    run = runs["https-self-signed"].result()
+    assert_survived(run)
+    assert run.returncode == 2, run.describe()
+    [line] = run.stderr.strip().splitlines()
+    assert "certificate verify failed" in line, line
+
