@@ -13,7 +13,7 @@ from typing import Any, cast
 from agents import Agent, Runner, set_tracing_disabled
 from agents.items import TResponseInputItem
 from agents.models.interface import Model
-from chatkit.agents import AgentContext, simple_to_agent_input, stream_agent_response
+from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
 from chatkit.server import ChatKitServer
 from chatkit.types import (
     AssistantMessageContentPartTextDelta,
@@ -32,7 +32,9 @@ from chatkit.types import (
     ThreadStreamEvent,
     ThreadsUpdateReq,
     UserMessageItem,
+    UserMessageTagContent,
 )
+from openai.types.responses import ResponseInputContentParam, ResponseInputTextParam
 
 from .config import ServerConfig
 from .context import PageContext, RequestContext
@@ -92,6 +94,17 @@ def _is_text_delta(event: ThreadStreamEvent) -> bool:
     return isinstance(event, ThreadItemUpdatedEvent) and isinstance(
         event.update, AssistantMessageContentPartTextDelta
     )
+
+
+class _Converter(ThreadItemConverter):
+    """simple_to_agent_input's converter, plus @-mention tags: the SDK's default raises
+    NotImplementedError for them, which broke every turn whose message carried a tag."""
+
+    async def tag_to_message_content(self, tag: UserMessageTagContent) -> ResponseInputContentParam:
+        return ResponseInputTextParam(type="input_text", text=f"@{tag.text} (id {tag.id})")
+
+
+_CONVERTER = _Converter()
 
 
 class ReferenceChatServer(ChatKitServer[RequestContext]):
@@ -160,7 +173,7 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
         agent_context = AgentContext[RequestContext](
             thread=thread, store=self.store, request_context=context
         )
-        agent_input = await simple_to_agent_input(items)
+        agent_input = await _CONVERTER.to_agent_input(items)
         if cfg.model == "openai-chat":
             agent_input = for_chat_completions(agent_input)
         result = Runner.run_streamed(agent, agent_input, context=agent_context)
