@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pytest
@@ -20,7 +21,7 @@ from harness.expect import evidence_of, json_ok, stream_ok
 from harness.issuer import TestIssuer
 from harness.launch import Launched, LaunchError, start_command, start_reference_server
 from harness.owned import OwnedTarget
-from harness.plugin import bundled_args, launch_env
+from harness.plugin import COLD_SPARE_KEY, bundled_args, launch_env
 from harness.registry import MUST, check
 from harness.results import fail, untestable
 from harness.target import Target
@@ -93,7 +94,11 @@ async def cold_start(request: pytest.FixtureRequest, chatkit_target: Target) -> 
     target = chatkit_target
     env = launch_env(request)  # glass-box mode: the model stub's OPENAI_BASE_URL
     owned: OwnedTarget | None = request.getfixturevalue("chatkit_started")
-    if target.bundled:
+    spare = request.config.stash.get(COLD_SPARE_KEY, None)
+    launch: Callable[[], Launched]
+    if target.bundled and spare is not None:
+        launch = spare.result  # started beside the main server by the plugin
+    elif target.bundled:
         issuer: TestIssuer = request.getfixturevalue("chatkit_issuer")
         args = bundled_args(request.config, issuer)
         launch = lambda: start_reference_server(args, env=env)  # noqa: E731
