@@ -8,6 +8,7 @@ bad baseline, no browser), always with one clear line on stderr and never a trac
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -152,10 +153,9 @@ def _writable(path: str | None, what: str) -> None:
 def _validate(ns: argparse.Namespace) -> list[str]:
     """Check every option before anything starts; return the secrets to redact."""
     from harness.baseline import BaselineError, load_baseline
+    from harness.plugin import TARGET_OPTIONS
     from harness.registry import load_catalogue
     from harness.target import ConfigError, load_target
-
-    from harness.plugin import TARGET_OPTIONS
 
     # Option name -> Target field (--start is start_command, --context is context_mode).
     flags = {TARGET_OPTIONS[k][0]: v for k, v in _target_options(ns).items() if v}
@@ -317,6 +317,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("chatkit-harness: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`chatkit-harness run | head`): not an error worth a line.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stop the flush at exit failing
+        return EXIT_FAILED
     except Exception as exc:  # never a traceback: one line, exit 2
         if os.environ.get("CHATKIT_HARNESS_DEBUG"):
             raise

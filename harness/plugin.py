@@ -178,7 +178,9 @@ COLD_SPARE_KEY = pytest.StashKey["concurrent.futures.Future[Launched]"]()
 
 def bundled_args(config: pytest.Config, issuer: TestIssuer) -> list[str]:
     """Arguments of the bundled reference server: trusts the test issuer, in-memory store."""
-    args = ["--db", ":memory:", "--jwks-url", issuer.jwks_url]
+    # 5 ms a token: replies still stream over several hundred ms (sse.unbuffered needs 300),
+    # and the ~60 streamed turns of a run finish sooner.
+    args = ["--db", ":memory:", "--token-delay", "0.005", "--jwks-url", issuer.jwks_url]
     args += ["--issuer", issuer.issuer, "--audience", issuer.audience]
     for fault in config.getoption("chatkit_fault"):
         args += ["--fault", fault]
