@@ -83,6 +83,30 @@ EXPECTED_KILLS: dict[str, frozenset[str]] = {
     "trust-user-header": frozenset({"auth.identity-header-spoof"}),
 }
 
+# Glass-box mode (--model-stub): the bundled server runs the real openai-agents Responses path
+# against the harness's model stub, so the glass.* checks read the exact prompt. These faults
+# are run again in that mode (the others behave as above; slow-first-token lives in the
+# offline model, so it has no effect there).
+STUB_KILLS: dict[str, frozenset[str]] = {
+    "token-in-prompt": frozenset({"glass.no-secret-in-prompt"}),
+    "duplicate-last-message": frozenset({"glass.history-in-prompt"}),
+    "history-as-repr": frozenset({"glass.history-in-prompt"}),
+    "no-history": frozenset({"glass.history-in-prompt", "history.recall"}),
+    "context-on-create-only": frozenset({"glass.context-in-prompt", "metadata.follow-up-turn"}),
+    "buffered-stream": frozenset(
+        {"glass.stream-pass-through", "sse.no-content-length", "sse.unbuffered"}
+    ),
+    "fake-item-ids": frozenset(
+        {
+            "glass.history-in-prompt",
+            "glass.unique-message-ids",
+            "history.persisted",
+            "protocol.list-items",
+            "protocol.unique-item-ids",
+        }
+    ),
+}
+
 # Checks whose failure is shown outside the reference server's fault modes: the browser
 # checks by broken fixture pages (tests/test_browser_matrix.py), the edge/origin and proxy
 # checks through real nginx and Next.js proxies (tests/test_proxies.py).
@@ -102,6 +126,11 @@ PROVEN_ELSEWHERE: dict[str, str] = {
 
 def proven_by(check_id: str) -> list[str]:
     faults = sorted(f for f, kills in EXPECTED_KILLS.items() if check_id in kills)
+    faults += sorted(
+        f"{f} (--model-stub)"
+        for f, kills in STUB_KILLS.items()
+        if check_id in kills and check_id not in EXPECTED_KILLS.get(f, frozenset())
+    )
     if check_id in PROVEN_ELSEWHERE:
         faults.append(PROVEN_ELSEWHERE[check_id])
     return faults

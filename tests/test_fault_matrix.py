@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.fault_matrix import EXPECTED_KILLS, PROVEN_ELSEWHERE
+from harness.fault_matrix import EXPECTED_KILLS, PROVEN_ELSEWHERE, STUB_KILLS
 from harness.registry import load_catalogue
 
 pytestmark = pytest.mark.slow
@@ -29,9 +29,16 @@ EXCLUDE = ["browser.*", "proxy.*"]
 CORRECT = "(none)"
 
 
-def run_with_fault(fault: str, tmp: Path) -> dict[str, str]:
-    out = tmp / f"{fault.strip('()')}.json"
-    cmd = [sys.executable, "-m", "harness.cli", "run", "--json", str(out)]
+STUB = "stub:"  # prefix of the glass-box runs in the table
+
+
+def run_with_fault(key: str, tmp: Path) -> dict[str, str]:
+    stub = key.startswith(STUB)
+    fault = key.removeprefix(STUB)
+    out = tmp / f"{key.replace(':', '-').strip('()')}.json"
+    cmd = [sys.executable, "-m", "harness.cli", "run", "--plain", "--json", str(out)]
+    if stub:
+        cmd.append("--model-stub")
     for pat in EXCLUDE:
         cmd += ["--exclude", pat]
     if fault != CORRECT:
@@ -51,7 +58,7 @@ def run_with_fault(fault: str, tmp: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
     tmp = tmp_path_factory.mktemp("matrix")
-    faults = [CORRECT, *EXPECTED_KILLS]
+    faults = [CORRECT, STUB + CORRECT, *EXPECTED_KILLS, *(STUB + f for f in STUB_KILLS)]
     # Two at a time: the machines have two cores, and the timing checks need some headroom.
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda f: run_with_fault(f, tmp), faults))
@@ -71,10 +78,16 @@ def _print_table(table: dict[str, dict[str, str]]) -> None:
     print("\n".join(lines))
 
 
-def test_correct_server_fails_nothing(matrix: dict[str, dict[str, str]]) -> None:
-    outcomes = matrix[CORRECT]
+@pytest.mark.parametrize("mode", ["", STUB])
+def test_correct_server_fails_nothing(mode: str, matrix: dict[str, dict[str, str]]) -> None:
+    outcomes = matrix[mode + CORRECT]
     assert _failed(outcomes) == set(), outcomes
     assert "pass" in outcomes.values()
+
+
+def test_glass_checks_run_in_stub_mode(matrix: dict[str, dict[str, str]]) -> None:
+    glass = {k: v for k, v in matrix[STUB + CORRECT].items() if k.startswith("glass.")}
+    assert glass and set(glass.values()) == {"pass"}, glass
 
 
 @pytest.mark.parametrize("fault", sorted(EXPECTED_KILLS))
@@ -82,9 +95,16 @@ def test_fault_fails_exactly_its_checks(fault: str, matrix: dict[str, dict[str, 
     assert _failed(matrix[fault]) == set(EXPECTED_KILLS[fault])
 
 
+@pytest.mark.parametrize("fault", sorted(STUB_KILLS))
+def test_fault_fails_exactly_its_checks_in_stub_mode(
+    fault: str, matrix: dict[str, dict[str, str]]
+) -> None:
+    assert _failed(matrix[STUB + fault]) == set(STUB_KILLS[fault])
+
+
 def test_kill_rate_is_total(matrix: dict[str, dict[str, str]]) -> None:
     catalogue = set(load_catalogue())
-    killed = set().union(*EXPECTED_KILLS.values()) | set(PROVEN_ELSEWHERE)
+    killed = set().union(*EXPECTED_KILLS.values(), *STUB_KILLS.values()) | set(PROVEN_ELSEWHERE)
     assert catalogue - killed == set(), "checks no fault can fail"
     assert killed - catalogue == set(), "the matrix names checks that do not exist"
     ran = set(matrix[CORRECT])
