@@ -224,12 +224,16 @@ def launch_env(request: pytest.FixtureRequest) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def chatkit_started(request: pytest.FixtureRequest) -> Iterator[OwnedTarget | None]:
-    """The user's target, started with --start for the whole run in glass-box mode."""
+    """The user's target, started with --start and owned by the harness for the whole run.
+
+    Owning it is what makes a true cold start measurable (the cold-start check restarts it),
+    and in glass-box mode it is how the process gets the model stub's OPENAI_BASE_URL.
+    """
     try:
         target = load_target(target_flags(request.config))
     except ConfigError as exc:
         raise TargetUnreachable(f"bad configuration: {exc}") from None
-    if not (target.url and target.start_command and target.glass_box):
+    if not (target.url and target.start_command):
         yield None
         return
     owned = OwnedTarget(target.start_command, target.url, launch_env(request))
@@ -294,7 +298,7 @@ def chatkit_target(
             bundled=True,
         )
     else:
-        request.getfixturevalue("chatkit_started")  # glass box with --start: start it first
+        request.getfixturevalue("chatkit_started")  # with --start: start it first
         _preflight(target.url)
         if target.issuer_port is not None:
             # The user says the deployment trusts the test issuer: its users are A and B.

@@ -21,7 +21,13 @@ GRACEFUL_SHUTDOWN_SECONDS = 3
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (port 0 picks a free one)."""
+    """A TCP socket bound to ``host:port`` (port 0 picks a free one), not yet listening.
+
+    asyncio calls listen() when uvicorn starts serving, after the lifespan start-up (tables,
+    pool warm-up) is done. Listening earlier would queue connections in the backlog while
+    chatkit is still importing: a client that waits for the port would then measure our own
+    start-up as a slow first request.
+    """
     family, kind, proto, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
@@ -29,7 +35,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(2048)
     except OSError:
         sock.close()
         raise

@@ -19,7 +19,7 @@ from harness.artifacts import exchange_observers
 from harness.client import ChatKitClient, RecordedStream
 from harness.expect import evidence_of, json_ok, stream_ok
 from harness.issuer import TestIssuer
-from harness.launch import Launched, LaunchError, start_command, start_reference_server
+from harness.launch import Launched, LaunchError, start_reference_server
 from harness.owned import OwnedTarget
 from harness.plugin import COLD_SPARE_KEY, bundled_args, launch_env
 from harness.registry import MUST, check
@@ -104,9 +104,6 @@ async def cold_start(request: pytest.FixtureRequest, chatkit_target: Target) -> 
         launch = lambda: start_reference_server(args, env=env)  # noqa: E731
     elif owned is not None:
         launch = owned.restart  # the run's own process: restarted, it serves the rest of it
-    elif target.start_command:
-        command = target.start_command
-        launch = lambda: start_command(command, target.url, env=env)  # noqa: E731
     else:
         return None
     try:
@@ -123,7 +120,7 @@ async def cold_start(request: pytest.FixtureRequest, chatkit_target: Target) -> 
             stream_ok(first, "the first turn after start")
         return result
     finally:
-        if target.bundled or (target.start_command and owned is None):
+        if target.bundled:
             launched.stop()
 
 
