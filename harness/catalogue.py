@@ -32,7 +32,7 @@ def render_catalogue(fmt: str = "text") -> str:
     return "\n".join(lines) + f"\n{len(specs)} checks\n"
 
 
-def _md(text: str) -> str:
+def markdown_text(text: str) -> str:
     """Escape what Markdown renderers would eat: ``<openai-chatkit>`` is not an HTML tag here."""
     return text.replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
 
@@ -50,7 +50,8 @@ def _markdown(specs: dict[str, CheckSpec]) -> str:
     ]
     for s in specs.values():
         faults = ", ".join(f"`{f}`" for f in proven_by(s.id)) or "—"
-        out.append(f"| `{s.id}` | {s.level.value} | {_md(s.title)} | {_md(faults)} |")
+        title, proof = markdown_text(s.title), markdown_text(faults)
+        out.append(f"| `{s.id}` | {s.level.value} | {title} | {proof} |")
     out.append("")
     area = None
     for s in specs.values():
@@ -60,12 +61,12 @@ def _markdown(specs: dict[str, CheckSpec]) -> str:
         out += [
             f"### `{s.id}`",
             "",
-            f"**{s.level.value}**: {_md(s.title)}",
+            f"**{s.level.value}**: {markdown_text(s.title)}",
             "",
-            f"- Pitfall: {_md(s.pitfall)}",
-            f"- Fix: {_md(s.fix)}",
-            f"- Ref: {_md(s.ref)}",
-            f"- Proven by: {_md(', '.join(proven_by(s.id))) or '—'}",
+            f"- Pitfall: {markdown_text(s.pitfall)}",
+            f"- Fix: {markdown_text(s.fix)}",
+            f"- Ref: {markdown_text(s.ref)}",
+            f"- Proven by: {markdown_text(', '.join(proven_by(s.id))) or '—'}",
             "",
         ]
     return "\n".join(out)
