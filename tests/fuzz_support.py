@@ -298,6 +298,11 @@ class KeepAlive:
     def close(self) -> None:
         self.conn.close()
 
+    def reconnect(self) -> None:
+        """A fresh connection (after a drop was recorded, to go on measuring)."""
+        self.conn.close()
+        self.conn.connect()
+
     def post(self, body: bytes, who: str) -> Answer:
         headers = {"Content-Type": "application/json"}
         if who in self.tokens:

@@ -1,0 +1,93 @@
+"""Time to verdict: the whole non-browser suite against the bundled reference server.
+
+Measured from process start, as CI pays it: ``chatkit-harness run --exclude 'browser.*'
+--exclude 'proxy.*'`` with no URL, so the harness starts the reference server itself. Prints
+the median wall time of repeated runs, where the time goes (server start-up, the slowest
+checks), and then runs benchmarks/browser_time.py for the browser checks when it is there.
+
+    .venv/bin/python benchmarks/time_to_verdict.py [--quick] [--runs N] [--no-browser]
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from bench_util import ROOT, header, line, median, parser
+
+GOAL_S = 10.0
+
+
+def one_run() -> tuple[float, dict[str, float], dict[str, int]]:
+    with tempfile.TemporaryDirectory(prefix="ttv-") as tmp:
+        report = Path(tmp, "out.json")
+        argv = [sys.executable, "-m", "harness.cli", "run", "--plain", "--json", str(report)]
+        argv += ["--exclude", "browser.*", "--exclude", "proxy.*"]
+        t0 = time.monotonic()
+        proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp, timeout=600)
+        wall = time.monotonic() - t0
+        if not report.is_file():
+            raise SystemExit(f"no report (exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
+        data = json.loads(report.read_text(encoding="utf-8"))
+    durations = {c["id"]: float(c.get("duration", 0.0)) for c in data["checks"]}
+    return wall, durations, data["counts"]
+
+
+def startup_seconds() -> float:
+    """How long the bundled reference server takes to become ready on its own."""
+    from harness.launch import start_reference_server
+
+    launched = start_reference_server(["--db", ":memory:"])
+    launched.stop()
+    return launched.startup_seconds
+
+
+def main() -> int:
+    p = parser(__doc__)
+    p.add_argument("--runs", type=int, help="repetitions (default 5, --quick 2)")
+    p.add_argument("--no-browser", action="store_true", help="skip benchmarks/browser_time.py")
+    ns = p.parse_args()
+    runs = ns.runs or (2 if ns.quick else 5)
+    header(f"time to verdict, non-browser suite, bundled reference server, {runs} runs")
+    walls: list[float] = []
+    per_check: dict[str, list[float]] = defaultdict(list)
+    for i in range(runs):
+        wall, durations, counts = one_run()
+        walls.append(wall)
+        for check_id, seconds in durations.items():
+            per_check[check_id].append(seconds)
+        print(f"run {i + 1}: {wall:5.1f} s wall, {len(durations)} checks, {counts}", flush=True)
+    boot = median([startup_seconds() for _ in range(min(runs, 3))])
+    in_checks = median([sum(v[i] for v in per_check.values()) for i in range(runs)])
+    slowest = sorted(per_check.items(), key=lambda kv: -median(kv[1]))[:5]
+    print("where the time goes (medians):")
+    print(f"  reference server start-up alone    {boot:5.2f} s")
+    print(f"  inside the checks (incl. fixtures) {in_checks:5.2f} s")
+    for check_id, values in slowest:
+        print(f"  {check_id:<34} {median(values):5.2f} s")
+    total = median(walls)
+    line(
+        "non-browser suite, from process start",
+        f"median {total:.1f} s (min {min(walls):.1f})",
+        f"< {GOAL_S:.0f} s on 2 cores",
+        total < GOAL_S,
+    )
+    browser = ROOT / "benchmarks" / "browser_time.py"
+    if ns.no_browser:
+        return 0
+    if not browser.is_file():
+        print("browser checks: benchmarks/browser_time.py is not there; not measured")
+        return 0
+    print(flush=True)
+    browser_runs = "1" if ns.quick else "3"
+    done = subprocess.run([sys.executable, str(browser), browser_runs], cwd=ROOT, check=False)
+    return done.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
