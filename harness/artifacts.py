@@ -62,6 +62,21 @@ def secrets_sent(ex: Exchange) -> list[str]:
     return [s.strip() for s in found if len(s.strip()) >= 4]
 
 
+SLIM_ABOVE = 256 * 1024  # body bytes beyond which the log keeps a slim copy of an exchange
+
+
+def _slim(ex: Exchange) -> Exchange:
+    """``ex`` itself when small; else a copy with what evidence_of and curl_command read."""
+    from dataclasses import replace
+
+    if isinstance(ex, RecordedStream) and sum(len(c) for _, c in ex.chunks) > SLIM_ABOVE:
+        head = [] if ex.events else [(ex.chunks[0][0], ex.body[:400])]
+        return replace(ex, chunks=head, events=ex.events[:8])
+    if isinstance(ex, JsonResponse) and len(ex.body) > SLIM_ABOVE:
+        return replace(ex, body=ex.body[:2000])
+    return ex
+
+
 @dataclass
 class Recorded:
     seq: int
@@ -95,6 +110,10 @@ class ExchangeLog:
         self.entries.append(rec)
         if self.root is not None:
             self._write_exchange(rec)
+        # The log lives as long as the run, a check's (capped, 16 MB) bodies must not: against
+        # a target that fills every body, N requests held N x 3 x 16 MB. Once written, only the
+        # request and the evidence excerpt are read again (find_cited, the repro command).
+        rec.exchange = _slim(ex)
 
     def add_secret(self, secret: str) -> None:
         if secret and secret not in self.secrets:
