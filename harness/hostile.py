@@ -313,6 +313,15 @@ async def _reset(c: Conn, req: Request) -> None:
     c.reset()
 
 
+@mode("short-body", "announces a Content-Length, sends a tenth of it, closes the connection")
+async def _short_body(c: Conn, req: Request) -> None:
+    ctype = "text/event-stream" if req.streaming else "application/json"
+    body = stream_start() if req.streaming else EMPTY_PAGE
+    await c.head("200 OK", [("Content-Type", ctype), ("Content-Length", str(10 * len(body)))])
+    await c.send(body)
+    c.writer.close()
+
+
 @mode("bad-chunked", "a stream whose chunked transfer encoding turns into garbage")
 async def _bad_chunked(c: Conn, req: Request) -> None:
     await c.sse_head()

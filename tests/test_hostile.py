@@ -48,6 +48,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "close": ("protocol.framing", "Server disconnected"),
     "reset": ("protocol.framing", "Connection reset"),
     "bad-chunked": ("protocol.framing", "chunk"),
+    "short-body": ("protocol.framing", "without sending complete message body"),
     "huge-headers": ("protocol.framing", "no response, RemoteProtocolError"),
     "invalid-utf8": ("protocol.framing", "not valid UTF-8"),
     "garbage": ("protocol.framing", "without a JSON object"),
@@ -65,9 +66,25 @@ def hostile() -> Iterator[HostileServer]:
         yield server
 
 
+TLS_RUNS = {
+    # TLS spoken wrongly, in both directions, and a certificate nobody trusts.
+    "https-to-plain-port": ("https", False),
+    "http-to-tls-port": ("http", True),
+    "https-self-signed": ("https", True),
+}
+
+
 @pytest.fixture(scope="module")
-def runs(hostile: HostileServer) -> Iterator[dict[str, Future[CliRun]]]:
-    """Start every run at once (six at a time); each test waits for its own."""
+def runs(
+    hostile: HostileServer, request: pytest.FixtureRequest
+) -> Iterator[dict[str, Future[CliRun]]]:
+    """Start the selected tests' runs at once (six at a time); each test waits for its own."""
+    wanted: set[str] = set()
+    for item in request.session.items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "mode" in callspec.params:
+            wanted.add(callspec.params["mode"])
+        wanted.update(name for name in TLS_RUNS if name.replace("-", "_") in item.name)
 
     def start(url: str, *extra: str) -> Future[CliRun]:
         return pool.submit(run_cli, url, *extra, timeout=TIMEOUT, kill_after=KILL_AFTER)
@@ -75,7 +92,7 @@ def runs(hostile: HostileServer) -> Iterator[dict[str, Future[CliRun]]]:
     with ThreadPoolExecutor(max_workers=6) as pool:
         futures: dict[str, Future[CliRun]] = {}
         # The slow ones first: they mostly wait, and the quick ones fill the gaps.
-        for name in sorted(MODES, key=lambda m: m not in SLOW):
+        for name in sorted(wanted & set(MODES), key=lambda m: m not in SLOW):
             extra: list[str] = []
             if name in SLOW:
                 for check_id in STREAM_CHECKS:
@@ -83,13 +100,10 @@ def runs(hostile: HostileServer) -> Iterator[dict[str, Future[CliRun]]]:
             elif name in HEAVY:
                 extra += ["--select", "protocol.*"]
             futures[name] = start(hostile.url(name), *extra)
-        # TLS spoken wrongly, in both directions, and a certificate nobody trusts.
-        protocol = ("--select", "protocol.*")
-        futures["https-to-plain-port"] = start(hostile.url("empty", scheme="https"), *protocol)
-        futures["http-to-tls-port"] = start(hostile.url("empty", tls_port=True), *protocol)
-        futures["https-self-signed"] = start(
-            hostile.url("empty", scheme="https", tls_port=True), *protocol
-        )
+        for name, (scheme, tls_port) in TLS_RUNS.items():
+            if name in wanted:
+                url = hostile.url("empty", scheme=scheme, tls_port=tls_port)
+                futures[name] = start(url, "--select", "protocol.*")
         yield futures
 
 
@@ -123,7 +137,7 @@ def test_mode_ends_with_a_verdict(mode: str, runs: dict[str, Future[CliRun]]) ->
     assert words in said, f"{check_id} said: {said}"
 
 
-def test_https_to_a_plain_port_is_one_clear_line(runs: dict[str, Future[CliRun]]) -> None:
+def test_https_to_plain_port_is_one_clear_line(runs: dict[str, Future[CliRun]]) -> None:
     run = runs["https-to-plain-port"].result()
     assert_survived(run)
     assert run.returncode == 2, run.describe()
@@ -131,7 +145,7 @@ def test_https_to_a_plain_port_is_one_clear_line(runs: dict[str, Future[CliRun]]
     assert "cannot connect" in line and "SSL" in line, line
 
 
-def test_plain_http_to_a_tls_port_fails_the_checks(runs: dict[str, Future[CliRun]]) -> None:
+def test_http_to_tls_port_fails_the_checks(runs: dict[str, Future[CliRun]]) -> None:
     run = runs["http-to-tls-port"].result()
     assert_survived(run)
     assert run.returncode == 1, run.describe()
@@ -140,7 +154,7 @@ def test_plain_http_to_a_tls_port_fails_the_checks(runs: dict[str, Future[CliRun
     assert "Server disconnected" in framing["actual"], framing["actual"]
 
 
-def test_untrusted_certificate_is_one_clear_line(runs: dict[str, Future[CliRun]]) -> None:
+def test_https_self_signed_is_one_clear_line(runs: dict[str, Future[CliRun]]) -> None:
     run = runs["https-self-signed"].result()
     assert_survived(run)
     assert run.returncode == 2, run.describe()
