@@ -14,9 +14,10 @@ from agents import Agent, Runner, set_tracing_disabled
 from agents.items import TResponseInputItem
 from agents.models.interface import Model
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
-from chatkit.server import ChatKitServer
+from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.types import (
     AssistantMessageContentPartTextDelta,
+    ChatKitReq,
     ItemsListReq,
     NonStreamingReq,
     Page,
@@ -33,8 +34,10 @@ from chatkit.types import (
     ThreadsUpdateReq,
     UserMessageItem,
     UserMessageTagContent,
+    is_streaming_req,
 )
 from openai.types.responses import ResponseInputContentParam, ResponseInputTextParam
+from pydantic import TypeAdapter
 
 from .config import ServerConfig
 from .context import PageContext, RequestContext
@@ -105,6 +108,8 @@ class _Converter(ThreadItemConverter):
 
 
 _CONVERTER = _Converter()
+# Built once: openai-chatkit 1.6.5's process() builds this adapter on every request.
+_REQUEST = TypeAdapter[ChatKitReq](ChatKitReq)
 
 
 class ReferenceChatServer(ChatKitServer[RequestContext]):
@@ -117,6 +122,17 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
         self.model = model
         # No tracing export: the offline model must not reach any network.
         set_tracing_disabled(True)
+
+    async def process(
+        self, request: str | bytes | bytearray, context: RequestContext
+    ) -> StreamingResult | NonStreamingResult:
+        """The SDK's process(), with the request adapter built once instead of per request:
+        that schema build (about 3 ms of CPU) doubled the p95 time to first event of 200
+        concurrent conversations (benchmarks/capacity.py)."""
+        parsed = _REQUEST.validate_json(request)
+        if is_streaming_req(parsed):
+            return StreamingResult(self._process_streaming(parsed, context))
+        return NonStreamingResult(await self._process_non_streaming(parsed, context))
 
     async def _thread_items(
         self, thread: ThreadMetadata, context: RequestContext
