@@ -35,7 +35,15 @@ log = logging.getLogger("reference_server")
 _REQUEST = TypeAdapter[ChatKitReq](ChatKitReq)
 # Beyond this much we stop draining an oversized body and close the connection.
 DRAIN_LIMIT = 64 * 1024 * 1024
-UNSUPPORTED = {"attachments.create", "attachments.delete", "input.transcribe"}
+# No attachment store, no transcription, no widgets: 501 up front. (The SDK's default action()
+# raises NotImplementedError inside the stream: a 200 that ends in stream.error.)
+UNSUPPORTED = {
+    "attachments.create",
+    "attachments.delete",
+    "input.transcribe",
+    "threads.custom_action",
+    "threads.sync_custom_action",
+}
 STREAM_ERROR_FRAME = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
 
 

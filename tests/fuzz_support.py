@@ -39,8 +39,14 @@ REQUEST_TYPES = [
     "input.transcribe",
 ]
 # The reference server answers these well-formed requests 501 on purpose (no attachment
-# store, no transcription); every other 5xx is a bug.
-NOT_IMPLEMENTED = {"attachments.create", "attachments.delete", "input.transcribe"}
+# store, no transcription, no widgets to act on); every other 5xx is a bug.
+NOT_IMPLEMENTED = {
+    "attachments.create",
+    "attachments.delete",
+    "input.transcribe",
+    "threads.custom_action",
+    "threads.sync_custom_action",
+}
 
 scalars = (
     st.none()
