@@ -174,7 +174,7 @@ def main() -> int:
             continue
         line(
             f"{name}: {GOAL_LEVEL} concurrent complete",
-            f"{top['complete']}/{GOAL_LEVEL}",
+            f"{top['complete']:.0f}/{GOAL_LEVEL}",
             "all",
             top["complete"] == GOAL_LEVEL,
         )
