@@ -28,7 +28,9 @@ NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").e
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx-light)"),
+    pytest.mark.skipif(
+        NGINX is None, reason="nginx is not installed (apt-get install nginx-light)"
+    ),
 ]
 
 
@@ -61,7 +63,9 @@ def _start_nginx(conf: str, upstream: int, prefix: Path) -> tuple[subprocess.Pop
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"nginx exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise AssertionError(
+                f"nginx exited: {proc.stderr.read().decode() if proc.stderr else ''}"
+            )
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return proc, port

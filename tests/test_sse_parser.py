@@ -308,9 +308,7 @@ _EVENT = st.fixed_dictionaries(
 )
 
 
-def _serialise(
-    events: list[dict[str, Any]], ends: list[str], bom: bool
-) -> tuple[bytes, set[str]]:
+def _serialise(events: list[dict[str, Any]], ends: list[str], bom: bool) -> tuple[bytes, set[str]]:
     lines: list[str] = []
     for ev in events:
         if ev["comment"] is not None:
