@@ -20,7 +20,9 @@ import httpx
 from harness.sse import Framing, SSEEvent, SSEParser
 from harness.target import Identity, Target
 
-MAX_BODY_BYTES = 16 * 1024 * 1024
+# A ChatKit reply is kilobytes; 4 MiB leaves room for long answers and widgets while keeping a
+# run against a flooding target (a dozen capped streams alive at once) well under 1 GiB.
+MAX_BODY_BYTES = 4 * 1024 * 1024
 STREAMING_TYPES = frozenset(
     {
         "threads.create",

@@ -25,7 +25,9 @@ def evidence_of(ex: Exchange) -> str:
     return "\n".join(lines)
 
 
-def stream_ok(rec: RecordedStream, what: str = "the stream") -> RecordedStream:
+def stream_ok(
+    rec: RecordedStream, what: str = "the stream", *, check_shapes: bool = True
+) -> RecordedStream:
     """The stream answered 200, as SSE, and ended cleanly with at least one event."""
     if rec.status != 200 or rec.transport_error or rec.truncated or not rec.events:
         actual = f"HTTP {rec.status or 'no response'}"
@@ -41,15 +43,42 @@ def stream_ok(rec: RecordedStream, what: str = "the stream") -> RecordedStream:
             evidence=evidence_of(rec),
             repro=curl_command(rec),
         )
+    bad = shape_problem(rec) if check_shapes else None
+    if bad:
+        fail(
+            f"{what} carries a thread item event of the wrong shape",
+            expected="thread.item.added/done with an item object and a string id; "
+            "thread.item.updated with an item_id and an update object",
+            actual=bad,
+            evidence=evidence_of(rec),
+        )
     return rec
+
+
+def shape_problem(rec: RecordedStream) -> str | None:
+    """The first item event the checks could not read, so they fail instead of crashing."""
+    for i, p in enumerate(rec.payloads):
+        kind = p.get("type")
+        if kind in ("thread.item.added", "thread.item.done"):
+            item = p.get("item")
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                return f"event #{i} ({kind}) has no item object with a string id"
+        elif kind == "thread.item.updated" and not (
+            isinstance(p.get("item_id"), str) and isinstance(p.get("update"), dict)
+        ):
+            return f"event #{i} (thread.item.updated) has no item_id string and update object"
+    return None
 
 
 def json_ok(resp: JsonResponse, what: str) -> Any:
     data = resp.json
-    if resp.status != 200 or data is None:
+    # Every ChatKit JSON answer is an object (a Thread, a Page, {} for deletes).
+    if resp.status != 200 or not isinstance(data, dict):
         actual = f"HTTP {resp.status or resp.transport_error}"
         if resp.status == 200:  # e.g. an SSO login page in front of the API
-            actual += f", {resp.header('content-type') or 'no Content-Type'}, body is not JSON"
+            actual += (
+                f", {resp.header('content-type') or 'no Content-Type'}, body is not a JSON object"
+            )
         fail(
             f"{what} failed",
             expected="HTTP 200 with a JSON body",

@@ -356,9 +356,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if isinstance(exc, HARNESS_ERRORS):
         report.user_properties.append(("chatkit_harness_error", str(exc)))
         item.session.shouldstop = str(exc)
-    elif isinstance(exc, AssertionError) and report.when == "call" and report.failed:
+    elif isinstance(exc, AssertionError) and report.when in ("setup", "call") and report.failed:
+        # A shared probe (a session fixture) that finds the target broken fails every check
+        # built on it: that is a verdict on the target, not a harness error.
         report.user_properties.append(("chatkit_failure", json.dumps(_failure_fields(exc))))
-        if spec.level is Level.SHOULD and not item.config.getoption("chatkit_strict"):
+        if report.when == "setup":
+            pass  # pytest must see the setup fail, or it would run the check without its probe
+        elif spec.level is Level.SHOULD and not item.config.getoption("chatkit_strict"):
             # A broken SHOULD warns: visible everywhere, but pytest's exit status stays green.
             report.outcome = "passed"
             report.user_properties.append(("chatkit_outcome", Outcome.WARN.value))
@@ -430,6 +434,8 @@ class ResultCollector:
         if report.when == "setup":
             if report.skipped:
                 return Outcome.SKIP
+            if report.failed and "chatkit_failure" in props:
+                return Outcome.FAIL
             return Outcome.ERROR if report.failed else None
         if report.when != "call":
             return None

@@ -39,12 +39,14 @@ class HistoryProbe:
     recall: Vote
     control: Vote
     turns: list[RecordedStream]
+    controls: list[RecordedStream]
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def history_probe(chatkit_client: ChatKitClient, chatkit_target: Target) -> HistoryProbe:
     word = codeword()
     turns: list[RecordedStream] = []
+    controls: list[RecordedStream] = []
 
     async def recall() -> str:
         first = await chatkit_client.create_thread(
@@ -61,11 +63,12 @@ async def history_probe(chatkit_client: ChatKitClient, chatkit_target: Target) -
 
     async def control() -> str:
         rec = await chatkit_client.create_thread(ASK)
+        controls.append(rec)
         return rec.assistant_text
 
     repeat = chatkit_target.repeat
     return HistoryProbe(
-        word, await vote(recall, word, repeat), await vote(control, word, repeat), turns
+        word, await vote(recall, word, repeat), await vote(control, word, repeat), turns, controls
     )
 
 
@@ -104,6 +107,10 @@ async def test_recall(history_probe: HistoryProbe) -> None:
     ref=REF,
 )
 async def test_fresh_thread_control(history_probe: HistoryProbe) -> None:
+    for rec in history_probe.controls:  # a control that never answered proves nothing
+        stream_ok(rec, "threads.create in a fresh thread")
+        if not rec.assistant_text:
+            fail("the fresh thread got no assistant reply", evidence=evidence_of(rec))
     if history_probe.control.hits:
         fail(
             "a fresh thread answered with the codeword of another thread",

@@ -59,9 +59,9 @@ async def test_ttfb(chatkit_client: ChatKitClient, chatkit_target: Target) -> No
 
 
 def _first_assistant_output(rec: RecordedStream) -> float | None:
-    for e in rec.events:
+    for e in rec.events:  # shapes were checked by stream_ok
         payload = e.json or {}
-        delta = payload.get("update", {}).get("type", "").endswith("text_delta")
+        delta = str(payload.get("update", {}).get("type", "")).endswith("text_delta")
         done = payload.get("item", {}).get("type") == "assistant_message" and (
             e.type == "thread.item.done"
         )

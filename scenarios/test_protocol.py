@@ -31,7 +31,7 @@ REF_TYPES = "openai-chatkit 1.6.5 chatkit/types.py"
 )
 async def test_framing(conversation: Conversation) -> None:
     for rec in filter(None, (conversation.first, conversation.second)):
-        stream_ok(rec, rec.request_type)
+        stream_ok(rec, rec.request_type, check_shapes=False)
         problems = []
         if rec.framing.unterminated is not None:
             problems.append(f"unterminated last event: {rec.framing.unterminated[:120]!r}")
@@ -60,7 +60,7 @@ async def test_framing(conversation: Conversation) -> None:
 )
 async def test_event_schema(conversation: Conversation) -> None:
     for rec in filter(None, (conversation.first, conversation.second)):
-        stream_ok(rec, rec.request_type)
+        stream_ok(rec, rec.request_type, check_shapes=False)
         for i, payload in enumerate(rec.payloads):
             problem = event_problem(payload)
             if problem:
