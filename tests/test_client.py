@@ -329,6 +329,28 @@ async def test_stalled_json_ends_with_transport_error(base_url: str) -> None:
 
 
 @pytest.mark.asyncio
+async def test_a_stalling_target_gets_short_timeouts_until_it_answers(
+    base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two timeouts in a row shorten the next requests; one answer restores the full timeout."""
+    monkeypatch.setattr("harness.client.STALLED_TIMEOUT", 0.2)
+    async with client_for(f"{base_url}/stall", timeout=0.8) as client:
+        took = []
+        for _ in range(3):
+            started = time.monotonic()
+            rec = await client.create_thread("hello")
+            took.append(time.monotonic() - started)
+        assert rec.transport_error is not None and "shortened" in rec.transport_error
+        assert took[0] >= 0.7 and took[1] >= 0.7 and took[2] < 0.6, took
+        ok = await client.request_raw(b"{}", url=f"{base_url}/json")
+        assert ok.status == 200 and ok.transport_error is None
+        started = time.monotonic()
+        again = await client.create_thread("hello")
+        assert time.monotonic() - started >= 0.7
+        assert again.transport_error is not None and "shortened" not in again.transport_error
+
+
+@pytest.mark.asyncio
 async def test_connection_refused_raises_target_unreachable() -> None:
     url = f"http://127.0.0.1:{free_port()}/chatkit"
     async with client_for(url, timeout=5.0) as client:
