@@ -24,7 +24,10 @@ from harness.target import Identity, Target
 # run against a flooding target (a dozen capped streams alive at once) well under 1 GiB.
 MAX_BODY_BYTES = 4 * 1024 * 1024
 STALLS_BEFORE_SHORT = 2
-STALLED_TIMEOUT = 5.0
+STALLED_TIMEOUT = 2.0
+# Consecutive timeouts per target URL, shared by every client in the process (the checks
+# make their own clients, and a stalling target stalls for all of them).
+_STALLS: dict[str, int] = {}
 STREAMING_TYPES = frozenset(
     {
         "threads.create",
@@ -210,7 +213,6 @@ class ChatKitClient:
         self.url = url or target.url
         self.identity = identity if identity is not None else target.identity("a")
         self.max_body = max_body
-        self._stalls = 0  # consecutive requests that ran into the timeout
         # Called with every finished exchange (the artifacts recorder); pass
         # ``on_exchange=other.on_exchange`` to a second client so it is recorded too.
         self.on_exchange = list(on_exchange)
@@ -270,7 +272,7 @@ class ChatKitClient:
         parser = SSEParser()
         t0 = time.monotonic()
         try:
-            async with asyncio.timeout(limit := self._limit()):
+            async with asyncio.timeout(limit := self._limit(rec.url)):
                 async with self._http.stream(
                     "POST", rec.url, content=body, headers=_wire(h)
                 ) as resp:
@@ -290,13 +292,14 @@ class ChatKitClient:
                         if _encoding(rec) == "identity":
                             self._add_events(rec, parser.feed(chunk, t))
         except (TimeoutError, httpx.TimeoutException):
-            rec.transport_error = self._stalled(limit)
+            rec.transport_error = self._stalled(rec.url, limit)
         except httpx.ConnectError as exc:
             raise TargetUnreachable(f"cannot connect to {rec.url}: {_reason(exc)}") from None
         except httpx.HTTPError as exc:
             rec.transport_error = f"{type(exc).__name__}: {_reason(exc)}"
         rec.elapsed = time.monotonic() - t0
-        self._stalls = self._stalls if rec.transport_error else 0
+        if not rec.transport_error:
+            _STALLS.pop(rec.url, None)
         encoding = _encoding(rec)
         if encoding != "identity" and not rec.truncated:
             # A compressed stream only becomes readable once whole; its events all carry
@@ -327,7 +330,7 @@ class ChatKitClient:
         t0 = time.monotonic()
         http = client or self._http
         try:
-            async with asyncio.timeout(limit := self._limit()):
+            async with asyncio.timeout(limit := self._limit(rec.url)):
                 async with http.stream("POST", rec.url, content=body, headers=_wire(h)) as resp:
                     rec.ttfb = time.monotonic() - t0
                     rec.status = resp.status_code
@@ -340,30 +343,30 @@ class ChatKitClient:
                             break
                     rec.body = bytes(buf)
         except (TimeoutError, httpx.TimeoutException):
-            rec.transport_error = self._stalled(limit)
+            rec.transport_error = self._stalled(rec.url, limit)
         except httpx.ConnectError as exc:
             raise TargetUnreachable(f"cannot connect to {rec.url}: {_reason(exc)}") from None
         except httpx.HTTPError as exc:
             rec.transport_error = f"{type(exc).__name__}: {_reason(exc)}"
         rec.elapsed = time.monotonic() - t0
-        self._stalls = self._stalls if rec.transport_error else 0
+        if not rec.transport_error:
+            _STALLS.pop(rec.url, None)
         self._observe(rec)
         return rec
 
-    def _limit(self) -> float:
+    def _limit(self, url: str) -> float:
         """The time one request gets: the full timeout, or a short one once the target stalls.
 
         Against a target that stalls every request, waiting the full timeout each time turns a
         run of ~100 requests into most of an hour. After two timeouts in a row the next
-        requests get STALLED_TIMEOUT s each (still enough for a slow but live target) until
-        one of them completes.
+        requests to that URL get STALLED_TIMEOUT s each until one of them completes.
         """
-        if self._stalls >= STALLS_BEFORE_SHORT:
+        if _STALLS.get(url, 0) >= STALLS_BEFORE_SHORT:
             return min(self.target.timeout, STALLED_TIMEOUT)
         return self.target.timeout
 
-    def _stalled(self, limit: float) -> str:
-        self._stalls += 1
+    def _stalled(self, url: str, limit: float) -> str:
+        _STALLS[url] = _STALLS.get(url, 0) + 1
         note = "" if limit == self.target.timeout else " (shortened: the target stalled before)"
         return f"timed out after {limit:g} s{note}"
 

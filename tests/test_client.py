@@ -333,6 +333,8 @@ async def test_a_stalling_target_gets_short_timeouts_until_it_answers(
     base_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two timeouts in a row shorten the next requests; one answer restores the full timeout."""
+    stalls: dict[str, int] = {}
+    monkeypatch.setattr("harness.client._STALLS", stalls)
     monkeypatch.setattr("harness.client.STALLED_TIMEOUT", 0.2)
     async with client_for(f"{base_url}/stall", timeout=0.8) as client:
         took = []
@@ -342,12 +344,17 @@ async def test_a_stalling_target_gets_short_timeouts_until_it_answers(
             took.append(time.monotonic() - started)
         assert rec.transport_error is not None and "shortened" in rec.transport_error
         assert took[0] >= 0.7 and took[1] >= 0.7 and took[2] < 0.6, took
-        ok = await client.request_raw(b"{}", url=f"{base_url}/json")
-        assert ok.status == 200 and ok.transport_error is None
+    # Another client for the same target inherits the verdict...
+    async with client_for(f"{base_url}/stall", timeout=0.8) as other:
         started = time.monotonic()
-        again = await client.create_thread("hello")
-        assert time.monotonic() - started >= 0.7
-        assert again.transport_error is not None and "shortened" not in again.transport_error
+        await other.list_threads()
+        assert time.monotonic() - started < 0.6
+    # ...and one answer from a URL clears it.
+    json_url = f"{base_url}/json"
+    stalls[json_url] = 5
+    async with client_for(json_url, timeout=0.8) as client:
+        ok = await client.request_raw(b"{}")
+    assert ok.status == 200 and json_url not in stalls
 
 
 @pytest.mark.asyncio
