@@ -10,7 +10,6 @@ unchanged at the end. Prints the bodies sent, their rate, the answers, and any v
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections import Counter
@@ -19,25 +18,19 @@ from bench_util import ROOT, dev_key, header, line, parser, token
 
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fuzz_support import Case, Ids, KeepAlive, cases, check_answer, snapshot
+from fuzz_support import (
+    Case,
+    Ids,
+    KeepAlive,
+    cases,
+    check_answer,
+    seed_threads,
+    snapshot,
+)
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from harness.launch import start_reference_server
-from reference_server.testing import add_message_body, create_thread_body, parse_sse
-
-
-def seed_threads(conn: KeepAlive, who: str, n: int) -> tuple[list[str], list[str]]:
-    threads, items = [], []
-    for i in range(n):
-        body = json.dumps(create_thread_body(f"{who} {i}")).encode()
-        first = parse_sse(conn.post(body, who).body)
-        tid = next(e["thread"]["id"] for e in first if e["type"] == "thread.created")
-        body = json.dumps(add_message_body(tid, "more")).encode()
-        second = parse_sse(conn.post(body, who).body)
-        threads.append(tid)
-        items += [e["item"]["id"] for e in first + second if e["type"] == "thread.item.done"]
-    return threads, items
 
 
 def main() -> int:

@@ -32,22 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.client import STREAMING_TYPES
+
 MAX_HEAD = 64 * 1024
 MAX_KEPT_BODY = 1024 * 1024  # what is kept of a request body; the rest is read and dropped
 BIG_EVENT_BYTES = 50 * 1024 * 1024
 BOMB_BYTES = 1024 * 1024 * 1024  # what the gzip bomb expands to
 TICK = 0.02  # seconds between events of the never-ending streams
-
-STREAMING_TYPES = frozenset(
-    {
-        "threads.create",
-        "threads.add_user_message",
-        "threads.add_client_tool_output",
-        "threads.add_structured_input",
-        "threads.retry_after_item",
-        "threads.custom_action",
-    }
-)
 
 
 @dataclass
@@ -402,7 +393,10 @@ WRONG_SHAPES = [
     {"type": "thread.item.done", "item": {"id": "x", "type": "assistant_message", "content": 3}},
     {"type": "thread.item.done", "item": {"id": "y", "type": "user_message", "content": [1]}},
     {"type": "error", "code": None, "message": {"nested": True}},
-    {"type": "thread.item.done", "item": {"id": "z", "type": "assistant_message", "content": [{"text": None}]}},  # noqa: E501
+    {
+        "type": "thread.item.done",
+        "item": {"id": "z", "type": "assistant_message", "content": [{"text": None}]},
+    },
 ]
 
 
@@ -478,7 +472,11 @@ class HostileServer:
         with _self_signed_context() as tls:
             plain = await asyncio.start_server(self._serve, self.host, self.port, limit=MAX_HEAD)
             secure = await asyncio.start_server(
-                self._serve, self.host, self.tls_port, ssl=tls, ssl_handshake_timeout=5,
+                self._serve,
+                self.host,
+                self.tls_port,
+                ssl=tls,
+                ssl_handshake_timeout=5,
                 limit=MAX_HEAD,
             )
             self.port = plain.sockets[0].getsockname()[1]

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 from hypothesis import strategies as st
 
+from reference_server.testing import add_message_body, create_thread_body, parse_sse
+
 REQUEST_TYPES = [
     "threads.create",
     "threads.add_user_message",
@@ -57,8 +59,9 @@ scalars = (
 )
 json_values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=10,
 )
 weird_text = st.text(max_size=60) | st.sampled_from(
@@ -131,7 +134,13 @@ def params_for(
     """Well-formed params of ``type_``, half the time with one field broken or dropped."""
     structured = st.fixed_dictionaries(
         {"status": st.sampled_from(["answered", "skipped"])},
-        optional={"answers": st.dictionaries(weird_text, st.fixed_dictionaries({"values": st.lists(weird_text, max_size=2)}), max_size=2)},  # noqa: E501
+        optional={
+            "answers": st.dictionaries(
+                weird_text,
+                st.fixed_dictionaries({"values": st.lists(weird_text, max_size=2)}),
+                max_size=2,
+            )
+        },
     )
     fields: dict[str, st.SearchStrategy[Any]] = {
         "thread_id": threads,
@@ -245,7 +254,16 @@ class Case:
 def cases(ids: Ids) -> st.SearchStrategy[Case]:
     """One request: who sends it and its body."""
     valid = json.dumps(
-        {"type": "threads.create", "params": {"input": {"content": [{"type": "input_text", "text": "hi"}], "attachments": [], "inference_options": {}}}}  # noqa: E501
+        {
+            "type": "threads.create",
+            "params": {
+                "input": {
+                    "content": [{"type": "input_text", "text": "hi"}],
+                    "attachments": [],
+                    "inference_options": {},
+                }
+            },
+        }
     ).encode()
 
     def bodies(
@@ -355,3 +373,17 @@ def snapshot(post: Callable[[bytes], Answer], thread_ids: tuple[str, ...]) -> Sn
             answer = post(json.dumps({"type": type_, "params": params}).encode())
             out[f"{type_} {tid}"] = (answer.status, json.loads(answer.body))
     return out
+
+
+def seed_threads(conn: KeepAlive, who: str, n: int) -> tuple[list[str], list[str]]:
+    """``n`` threads of two turns each for ``who``: (thread ids, item ids)."""
+    threads, items = [], []
+    for i in range(n):
+        body = json.dumps(create_thread_body(f"{who} {i}")).encode()
+        first = parse_sse(conn.post(body, who).body)
+        tid = next(e["thread"]["id"] for e in first if e["type"] == "thread.created")
+        body = json.dumps(add_message_body(tid, "more")).encode()
+        second = parse_sse(conn.post(body, who).body)
+        threads.append(tid)
+        items += [e["item"]["id"] for e in first + second if e["type"] == "thread.item.done"]
+    return threads, items

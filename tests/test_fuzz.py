@@ -9,18 +9,24 @@ benchmarks/fuzz.py sends many more.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fuzz_support import Case, Ids, KeepAlive, cases, check_answer, snapshot
+from fuzz_support import (
+    Case,
+    Ids,
+    KeepAlive,
+    cases,
+    check_answer,
+    seed_threads,
+    snapshot,
+)
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from harness.launch import Launched, start_reference_server
 from reference_server.dev_issuer import load_dev_key, mint_dev_token
-from reference_server.testing import add_message_body, create_thread_body, parse_sse
 
 MIN_CASES = 2000
 FAST = settings(
@@ -44,20 +50,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Launched,
     )
     yield launched, key
     launched.stop()
-
-
-def seed_threads(conn: KeepAlive, who: str, n: int) -> tuple[list[str], list[str]]:
-    """``n`` threads of two turns each for ``who``: (thread ids, item ids)."""
-    threads, items = [], []
-    for i in range(n):
-        body = json.dumps(create_thread_body(f"{who} {i}")).encode()
-        first = parse_sse(conn.post(body, who).body)
-        tid = next(e["thread"]["id"] for e in first if e["type"] == "thread.created")
-        body = json.dumps(add_message_body(tid, "more")).encode()
-        second = parse_sse(conn.post(body, who).body)
-        threads.append(tid)
-        items += [e["item"]["id"] for e in first + second if e["type"] == "thread.item.done"]
-    return threads, items
 
 
 def test_fuzzed_bodies_never_hurt_the_server(server: tuple[Launched, Path]) -> None:
