@@ -14,7 +14,7 @@ from pathlib import Path
 # Run from a checkout without installing: the project root holds the packages.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.cli import main  # noqa: E402
+from harness.cli import main
 
 if __name__ == "__main__":
     args = sys.argv[1:]
