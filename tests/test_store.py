@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -21,32 +19,17 @@ from chatkit.types import (
     UserMessageItem,
     UserMessageTextContent,
 )
+from ref_backends import PG_URL, pg_available
 
 from reference_server.context import RequestContext
 from reference_server.db import normalize_database_url
 from reference_server.faults import Fault
 from reference_server.store import SqlStore
 
-PG_URL = os.environ.get("CHATKIT_TEST_PG_URL", "postgresql://root@127.0.0.1:5432/test")
 ALICE = RequestContext(user_id="alice")
 BOB = RequestContext(user_id="bob")
 
-
-def _pg_reachable() -> bool:
-    import asyncpg
-
-    async def probe() -> bool:
-        try:
-            conn = await asyncpg.connect(PG_URL, timeout=3)
-        except (TimeoutError, OSError, asyncpg.PostgresError):
-            return False
-        await conn.close()
-        return True
-
-    return asyncio.run(probe())
-
-
-PG_AVAILABLE = _pg_reachable()
+PG_AVAILABLE = pg_available()
 needs_pg = pytest.mark.skipif(not PG_AVAILABLE, reason=f"PostgreSQL not reachable at {PG_URL}")
 
 
