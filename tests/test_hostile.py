@@ -151,7 +151,10 @@ def test_http_to_tls_port_fails_the_checks(runs: dict[str, Future[CliRun]]) -> N
     assert run.returncode == 1, run.describe()
     framing = run.checks["protocol.framing"]
     assert framing["outcome"] == "fail"
-    assert "Server disconnected" in framing["actual"], framing["actual"]
+    # A TLS server answers plaintext by hanging up: a close or a reset, whichever the kernel
+    # delivers first. Either way the check must name the dropped connection.
+    dropped = ("Server disconnected", "Connection reset")
+    assert any(d in framing["actual"] for d in dropped), framing["actual"]
 
 
 def test_https_self_signed_is_one_clear_line(runs: dict[str, Future[CliRun]]) -> None:
