@@ -2,7 +2,7 @@
 
 Two reference servers: a correct one, and one with ``--fault buffered-stream`` (the whole
 body collected and sent at the end). Each run records the check's own probe (a
-threads.create with its counting prompt) and applies its own decision: harness.timing
+threads.create with its counting prompt) and applies its own decision: harness.protocol.timing
 ``spread(rec.delta_times(), rec.elapsed)``, judged only when ``judgeable``, ``buffered``
 being the verdict. Goal: 0 false positives on the correct server, every buffered run caught.
 
@@ -17,10 +17,10 @@ from collections import Counter
 
 from bench_util import dev_key, header, line, median, parser, token
 
-from harness.client import ChatKitClient
-from harness.launch import start_reference_server
-from harness.target import Target
-from harness.timing import Spread, spread
+from harness.protocol.client import ChatKitClient
+from harness.protocol.timing import Spread, spread
+from harness.target.config import Target
+from harness.target.launch import start_reference_server
 from scenarios.test_sse import PROMPT  # the very prompt the check sends
 
 

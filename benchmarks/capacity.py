@@ -37,7 +37,7 @@ from bench_util import (
     token,
 )
 
-from harness.launch import start_reference_server
+from harness.target.launch import start_reference_server
 
 GOAL_LEVEL, GOAL_P95_S, GOAL_RSS_MB = 200, 1.0, 400.0
 

@@ -30,7 +30,7 @@ from fuzz_support import (
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from harness.launch import start_reference_server
+from harness.target.launch import start_reference_server
 
 
 def main() -> int:

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bench_util import header, line, parser
 
-from harness.hostile import MODES, CliRun, HostileServer, run_cli
+from harness.testing.hostile import MODES, CliRun, HostileServer, run_cli
 
 TIMEOUT = 3.0
 RSS_GOAL_MB = 1024

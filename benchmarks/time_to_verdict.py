@@ -40,7 +40,7 @@ def one_run() -> tuple[float, dict[str, float], dict[str, int]]:
 
 def startup_seconds() -> float:
     """How long the bundled reference server takes to become ready on its own."""
-    from harness.launch import start_reference_server
+    from harness.target.launch import start_reference_server
 
     launched = start_reference_server(["--db", ":memory:"])
     launched.stop()

@@ -23,7 +23,16 @@ from bench_util import header, line, median, parser
 
 GOAL_MS = 5.0
 BODY = json.dumps(
-    {"type": "threads.create", "params": {"input": {"content": [{"type": "input_text", "text": "hi"}], "attachments": [], "inference_options": {}}}}  # noqa: E501
+    {
+        "type": "threads.create",
+        "params": {
+            "input": {
+                "content": [{"type": "input_text", "text": "hi"}],
+                "attachments": [],
+                "inference_options": {},
+            }
+        },
+    }
 ).encode()
 
 
@@ -64,8 +73,8 @@ def serve(delay: float, ready: Connection) -> None:
 
 
 async def harness_ttfb(url: str) -> float:
-    from harness.client import ChatKitClient
-    from harness.target import Target
+    from harness.protocol.client import ChatKitClient
+    from harness.target.config import Target
 
     async with ChatKitClient(Target(url=url, token="x", timeout=10)) as client:
         rec = await client.stream_raw(BODY, request_type="threads.create")

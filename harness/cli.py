@@ -109,7 +109,7 @@ def _target_options(ns: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_list(fmt: str, select: Sequence[str] = (), exclude: Sequence[str] = ()) -> int:
-    from harness.catalogue import render_catalogue
+    from harness.report.catalogue import render_catalogue
 
     if not select and not exclude:
         sys.stdout.write(render_catalogue(fmt))
@@ -152,10 +152,10 @@ def _writable(path: str | None, what: str) -> None:
 
 def _validate(ns: argparse.Namespace) -> list[str]:
     """Check every option before anything starts; return the secrets to redact."""
-    from harness.baseline import BaselineError, load_baseline
     from harness.plugin import TARGET_OPTIONS
     from harness.registry import load_catalogue
-    from harness.target import ConfigError, load_target
+    from harness.report.baseline import BaselineError, load_baseline
+    from harness.target.config import ConfigError, load_target
 
     # Option name -> Target field (--start is start_command, --context is context_mode).
     flags = {TARGET_OPTIONS[k][0]: v for k, v in _target_options(ns).items() if v}
@@ -229,12 +229,12 @@ def cmd_run(ns: argparse.Namespace, *, diagnosing: bool = False) -> int:
     if rich:
         from rich.console import Console
 
-        from harness.sinks.terminal import RichReporter
+        from harness.report.sinks.terminal import RichReporter
 
         console = Console(file=_terminal_file(), emoji=False, highlight=False)
         reporter = RichReporter(console, secrets)
     else:
-        from harness.sinks.lines import LinePrinter
+        from harness.report.sinks.lines import LinePrinter
 
         reporter = LinePrinter(sys.stdout, secrets=secrets)
     try:
@@ -253,16 +253,16 @@ def cmd_run(ns: argparse.Namespace, *, diagnosing: bool = False) -> int:
     if diagnosing:
         _print_diagnosis(ns, run, secrets)
     if run.harness_error:
-        from harness.redact import redact_text
+        from harness.report.redact import redact_text
 
         print(f"chatkit-harness: error: {redact_text(run.harness_error, secrets)}", file=sys.stderr)
     return run.exit_code
 
 
 def _write_reports(ns: argparse.Namespace, run: Any, secrets: list[str]) -> None:
-    from harness.sinks import github
-    from harness.sinks.json_sink import write_json, write_text
-    from harness.sinks.junit import write_junit
+    from harness.report.sinks import github
+    from harness.report.sinks.json_sink import write_json, write_text
+    from harness.report.sinks.junit import write_junit
 
     try:
         if ns.json:
@@ -270,8 +270,8 @@ def _write_reports(ns: argparse.Namespace, run: Any, secrets: list[str]) -> None
         if ns.junit:
             write_junit(run, ns.junit, secrets)
         if ns.write_baseline and not run.harness_error:
-            from harness.baseline import render_baseline
-            from harness.redact import redact_text
+            from harness.report.baseline import render_baseline
+            from harness.report.redact import redact_text
 
             write_text(ns.write_baseline, redact_text(render_baseline(run.results), secrets))
     except OSError as exc:
@@ -280,8 +280,8 @@ def _write_reports(ns: argparse.Namespace, run: Any, secrets: list[str]) -> None
 
 
 def _print_diagnosis(ns: argparse.Namespace, run: Any, secrets: list[str]) -> None:
-    from harness.diagnose import diagnose, render_diagnosis
-    from harness.sinks.redacted import redact_run
+    from harness.report.diagnose import diagnose, render_diagnosis
+    from harness.report.sinks.redacted import redact_run
 
     safe = redact_run(run, secrets)
     root = Path(ns.artifacts) if ns.artifacts else None
@@ -297,7 +297,7 @@ def _print_diagnosis(ns: argparse.Namespace, run: Any, secrets: list[str]) -> No
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["model-stub"]:
-        from harness.model_stub.cli import main as stub_main
+        from harness.glass.model_stub.cli import main as stub_main
 
         return stub_main(argv[1:])
     parser = build_parser()

@@ -20,18 +20,18 @@ import pytest
 import pytest_asyncio
 
 from harness import __version__
-from harness.client import ChatKitClient, TargetUnreachable
-from harness.glassbox import GlassBox, StubUnreachable
-from harness.issuer import IssuerKeyError, TestIssuer, issuer_for
-from harness.launch import Launched, LaunchError, start_reference_server
-from harness.owned import OwnedTarget
+from harness.auth.issuer import IssuerKeyError, TestIssuer, issuer_for
+from harness.glass.box import GlassBox, StubUnreachable
+from harness.protocol.client import ChatKitClient, TargetUnreachable
 from harness.registry import Level, matches, spec_of
-from harness.results import UNTESTABLE_PREFIX, CheckFailure, CheckResult, Outcome, RunResult
-from harness.target import ConfigError, Target, load_target
+from harness.report.results import UNTESTABLE_PREFIX, CheckFailure, CheckResult, Outcome, RunResult
+from harness.target.config import ConfigError, Target, load_target
+from harness.target.launch import Launched, LaunchError, start_reference_server
+from harness.target.owned import OwnedTarget
 
 COLLECTOR_NAME = "chatkit-results"
 # Report files, artifacts, baseline and progress live in their own plugin module.
-pytest_plugins = ["harness.sinks.plugin"]
+pytest_plugins = ["harness.report.sinks.plugin"]
 
 # Option name -> Target field. One table, so the CLI and pytest cannot drift apart.
 TARGET_OPTIONS: dict[str, tuple[str, str]] = {
@@ -278,9 +278,7 @@ def chatkit_bundled(request: pytest.FixtureRequest) -> Iterator[Launched | None]
 
 
 @pytest.fixture(scope="session")
-def chatkit_target(
-    request: pytest.FixtureRequest, chatkit_bundled: Launched | None
-) -> Target:
+def chatkit_target(request: pytest.FixtureRequest, chatkit_bundled: Launched | None) -> Target:
     """The resolved target; trusts the test issuer's tokens when it is the bundled server."""
     try:
         target = load_target(target_flags(request.config))
@@ -333,7 +331,7 @@ async def chatkit_client(
     chatkit_target: Target, request: pytest.FixtureRequest
 ) -> AsyncIterator[ChatKitClient]:
     """A client acting as the main test user; every exchange goes to the run's recorder."""
-    from harness.artifacts import exchange_observers
+    from harness.report.artifacts import exchange_observers
 
     observers = exchange_observers(request.config)
     async with ChatKitClient(chatkit_target, on_exchange=observers) as client:

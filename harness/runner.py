@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from harness.results import RunResult
+from harness.report.results import RunResult
 
 
 def pytest_args(

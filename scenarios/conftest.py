@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest_asyncio
 
-from harness.client import ChatKitClient, JsonResponse, RecordedStream
+from harness.protocol.client import ChatKitClient, JsonResponse, RecordedStream
 
 
 @dataclass

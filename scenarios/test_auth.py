@@ -19,7 +19,8 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from harness.authprobe import (
+from harness.auth.issuer import ATTACKER_PATH, TestIssuer
+from harness.auth.probing import (
     ENABLE_B,
     ENABLE_ISSUER,
     ENABLE_JWT,
@@ -30,13 +31,18 @@ from harness.authprobe import (
     refers_to,
     refusal_problem,
 )
-from harness.client import STREAMING_TYPES, Exchange, JsonResponse, RecordedStream, user_input
-from harness.expect import json_ok, stream_ok
-from harness.issuer import ATTACKER_PATH, TestIssuer
-from harness.redact import curl_command
+from harness.engine.expect import json_ok, stream_ok
+from harness.protocol.client import (
+    STREAMING_TYPES,
+    Exchange,
+    JsonResponse,
+    RecordedStream,
+    user_input,
+)
 from harness.registry import MUST, check
-from harness.results import fail, untestable
-from harness.target import Identity, Target
+from harness.report.redact import curl_command
+from harness.report.results import fail, untestable
+from harness.target.config import Identity, Target
 
 RFC6750 = "RFC 6750 §3.1 (invalid_token: 401)"
 RFC8725 = "RFC 8725 (JWT Best Current Practices)"

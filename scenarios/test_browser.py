@@ -28,13 +28,13 @@ from harness.browser.session import (
     secrets_of,
 )
 from harness.browser.standin import CDN_URL
-from harness.client import ChatKitClient, RecordedStream
-from harness.expect import evidence_of
+from harness.engine.expect import evidence_of
 from harness.plugin import target_flags
-from harness.redact import redact_header, redact_text
+from harness.protocol.client import ChatKitClient, RecordedStream
 from harness.registry import MUST, SHOULD, check, spec_of
-from harness.results import CheckFailure, fail, untestable
-from harness.target import Identity, Target, load_target
+from harness.report.redact import redact_header, redact_text
+from harness.report.results import CheckFailure, fail, untestable
+from harness.target.config import Identity, Target, load_target
 
 SEED = "building-chat-interfaces.txt"
 NEED_FRONTEND = "pass --frontend-url URL of a page that embeds ChatKit"
@@ -96,7 +96,7 @@ def artifacts_on_failure(
 
 def _artifact_dir(request: pytest.FixtureRequest, check_id: str) -> Any:
     try:
-        from harness.artifacts import check_dir
+        from harness.report.artifacts import check_dir
     except ImportError:  # artifacts not available in this build: the failure still reports
         return None
     return check_dir(request, check_id)

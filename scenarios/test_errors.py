@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 
-from harness.client import ChatKitClient, JsonResponse
-from harness.expect import evidence_of, json_ok, status_4xx, stream_ok
-from harness.rawhttp import ConnectionClosed, OneConnection
-from harness.redact import curl_command
+from harness.engine.expect import evidence_of, json_ok, status_4xx, stream_ok
+from harness.protocol.client import ChatKitClient, JsonResponse
+from harness.protocol.rawhttp import ConnectionClosed, OneConnection
 from harness.registry import MUST, SHOULD, check
-from harness.results import fail
+from harness.report.redact import curl_command
+from harness.report.results import fail
 
 FIX_400 = (
     "Catch pydantic.ValidationError (and json errors) around server.process() and answer 400 "

@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 import pytest
 import pytest_asyncio
 
-from harness.canary import metadata
-from harness.client import ChatKitClient, JsonResponse, RecordedStream
-from harness.expect import evidence_of, json_ok, stream_ok
-from harness.glassbox import GlassBox
-from harness.model_input import (
+from harness.engine.expect import evidence_of, json_ok, stream_ok
+from harness.glass.box import GlassBox
+from harness.glass.canary import metadata
+from harness.glass.model_input import (
     Turn,
     history_outline,
     history_problem,
@@ -29,12 +28,13 @@ from harness.model_input import (
     model_text,
     secret_leaks,
 )
-from harness.model_stub import RecordedModelRequest, tokenize
-from harness.pacing import compare
-from harness.redact import redact_text
+from harness.glass.model_stub import RecordedModelRequest, tokenize
+from harness.glass.pacing import compare
+from harness.protocol.client import ChatKitClient, JsonResponse, RecordedStream
 from harness.registry import MUST, SHOULD, check
-from harness.results import fail, untestable
-from harness.target import Target
+from harness.report.redact import redact_text
+from harness.report.results import fail, untestable
+from harness.target.config import Target
 
 NEEDS_STUB = (
     "glass-box checks need the model stub: pass --model-stub (the harness starts the target on "

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import pytest_asyncio
 
-from harness.canary import Vote, codeword, vote
-from harness.client import ChatKitClient, RecordedStream
-from harness.expect import evidence_of, json_ok, stream_ok
+from harness.engine.expect import evidence_of, json_ok, stream_ok
+from harness.glass.canary import Vote, codeword, vote
+from harness.protocol.client import ChatKitClient, RecordedStream
 from harness.registry import MUST, check
-from harness.results import fail
-from harness.target import Target
+from harness.report.results import fail
+from harness.target.config import Target
 
 PITFALL = (
     "respond() passes only the new message to the agent (chatkit-python #23), so the agent "

@@ -15,16 +15,16 @@ from dataclasses import dataclass, replace
 import pytest
 import pytest_asyncio
 
-from harness.artifacts import exchange_observers
-from harness.client import ChatKitClient, RecordedStream
-from harness.expect import evidence_of, json_ok, stream_ok
-from harness.issuer import TestIssuer
-from harness.launch import Launched, LaunchError, start_reference_server
-from harness.owned import OwnedTarget
+from harness.auth.issuer import TestIssuer
+from harness.engine.expect import evidence_of, json_ok, stream_ok
 from harness.plugin import COLD_SPARE_KEY, bundled_args, launch_env
+from harness.protocol.client import ChatKitClient, RecordedStream
 from harness.registry import MUST, check
-from harness.results import fail, untestable
-from harness.target import Target
+from harness.report.artifacts import exchange_observers
+from harness.report.results import fail, untestable
+from harness.target.config import Target
+from harness.target.launch import Launched, LaunchError, start_reference_server
+from harness.target.owned import OwnedTarget
 
 WARM_TURNS = 3
 COLD_RATIO = 5.0  # a first turn this many times the warm median is a cold-start problem...

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import pytest_asyncio
 
-from harness.canary import codeword, metadata
-from harness.client import ChatKitClient, context_headers
-from harness.expect import stream_ok
+from harness.engine.expect import stream_ok
+from harness.glass.canary import codeword, metadata
+from harness.protocol.client import ChatKitClient, context_headers
 from harness.registry import MUST, check
-from harness.results import fail
-from harness.target import Target
+from harness.report.results import fail
+from harness.target.config import Target
 
 FIX = (
     "The SDK drops params.input.metadata silently: in your endpoint, json.loads the raw body "

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from collections import Counter
 
-from harness.client import ChatKitClient
-from harness.events import event_problem, items_page_problem, thread_problem, threads_page_problem
-from harness.expect import evidence_of, json_ok, status_4xx, stream_ok
+from harness.engine.expect import evidence_of, json_ok, status_4xx, stream_ok
+from harness.protocol.client import ChatKitClient
+from harness.protocol.events import (
+    event_problem,
+    items_page_problem,
+    thread_problem,
+    threads_page_problem,
+)
 from harness.registry import MUST, SHOULD, check
-from harness.results import fail
+from harness.report.results import fail
 from scenarios.conftest import FIRST_MESSAGE, SECOND_MESSAGE, Conversation
 
 REF_SERVER = "openai-chatkit 1.6.5 chatkit/server.py"

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import pytest_asyncio
 
-from harness.client import ChatKitClient, RecordedStream
-from harness.expect import evidence_of, stream_ok
+from harness.engine.expect import evidence_of, stream_ok
+from harness.protocol.client import ChatKitClient, RecordedStream
+from harness.protocol.timing import arrival_table, spread
 from harness.registry import MUST, SHOULD, check
-from harness.results import fail, untestable
-from harness.target import Target
-from harness.timing import arrival_table, spread
+from harness.report.results import fail, untestable
+from harness.target.config import Target
 
 # A long enough reply for a verdict (at least 5 deltas over 300 ms) from a live model, and from
 # an echoing offline model, which repeats the numbers back.

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from harness.launch import Launched
+    from harness.target.launch import Launched
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -118,7 +118,7 @@ def start_nextjs(app: Path, backend_url: str) -> Launched:
     """``next start`` on a free port, its proxy routes pointed at ``backend_url``'s origin."""
     from urllib.parse import urlsplit
 
-    from harness.launch import start_command
+    from harness.target.launch import start_command
 
     parts = urlsplit(backend_url)
     port = free_port()

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from harness.launch import Launched, start_reference_server
+from harness.target.launch import Launched, start_reference_server
 from reference_server.db import normalize_database_url, sqlite_url
 from reference_server.dev_issuer import load_dev_key, mint_dev_token
 from reference_server.store import SqlStore

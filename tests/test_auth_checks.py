@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from harness.issuer import TestIssuer, load_or_create_key
-from harness.launch import Launched, start_reference_server
+from harness.auth.issuer import TestIssuer, load_or_create_key
 from harness.registry import load_catalogue
-from harness.results import Outcome
+from harness.report.results import Outcome
+from harness.target.launch import Launched, start_reference_server
 
 pytestmark = pytest.mark.slow
 

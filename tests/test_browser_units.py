@@ -20,8 +20,8 @@ from harness.browser.fixture_server import FixtureSite
 from harness.browser.launch import ENV_VAR, BrowserUnavailable, system_chromium
 from harness.browser.recorder import NetRequest, _utf8_body, empty_bearer
 from harness.browser.session import cookie_header, save_artifacts, session_cookies
-from harness.launch import LaunchError
-from harness.target import ConfigError, Target
+from harness.target.config import ConfigError, Target
+from harness.target.launch import LaunchError
 from scenarios.test_browser import _bursts, _normalise, _prefix_shown, has_credentials
 
 # -- finding a browser ---------------------------------------------------------------------
@@ -180,7 +180,7 @@ def test_prefix_shown_and_context_normalising() -> None:
 
 
 def test_bursts_group_chunks_arriving_together() -> None:
-    from harness.client import RecordedStream
+    from harness.protocol.client import RecordedStream
 
     rec = RecordedStream("threads.create", b"", {}, "http://h")
     rec.chunks = [(0.100, b"aa"), (0.102, b"b"), (0.200, b"c"), (0.300, b""), (0.400, b"dd")]

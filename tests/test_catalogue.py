@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.catalogue import markdown_text, render_catalogue
 from harness.registry import load_catalogue
+from harness.report.catalogue import markdown_text, render_catalogue
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "checks.md"
 REGENERATE = "chatkit-harness list --format md > docs/checks.md"

@@ -131,7 +131,7 @@ def test_model_stub_is_delegated(monkeypatch: pytest.MonkeyPatch) -> None:
         seen.append(list(argv))
         return 7
 
-    monkeypatch.setattr("harness.model_stub.cli.main", fake)
+    monkeypatch.setattr("harness.glass.model_stub.cli.main", fake)
     assert main(["model-stub", "--port", "0"]) == 7
     assert seen == [["--port", "0"]]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from golden.sample import sample_run
 
-from harness.baseline import BaselineError, load_baseline, render_baseline
+from harness.report.baseline import BaselineError, load_baseline, render_baseline
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from golden.sample import passing_run, sample_run
 
-from harness.diagnose import diagnose, render_diagnosis
-from harness.results import Outcome
+from harness.report.diagnose import diagnose, render_diagnosis
+from harness.report.results import Outcome
 
 
 def test_findings_are_ranked_root_cause_first() -> None:

@@ -23,8 +23,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from harness.client import ChatKitClient, RecordedStream, TargetUnreachable, context_headers
-from harness.target import Target
+from harness.protocol.client import (
+    ChatKitClient,
+    RecordedStream,
+    TargetUnreachable,
+    context_headers,
+)
+from harness.target.config import Target
 
 GAP = 0.060  # seconds between the events of /stream
 THREAD_ID = "thr_client01"
@@ -334,8 +339,8 @@ async def test_a_stalling_target_gets_short_timeouts_until_it_answers(
 ) -> None:
     """Two timeouts in a row shorten the next requests; one answer restores the full timeout."""
     stalls: dict[str, int] = {}
-    monkeypatch.setattr("harness.client._STALLS", stalls)
-    monkeypatch.setattr("harness.client.STALLED_TIMEOUT", 0.2)
+    monkeypatch.setattr("harness.protocol.client._STALLS", stalls)
+    monkeypatch.setattr("harness.protocol.client.STALLED_TIMEOUT", 0.2)
     async with client_for(f"{base_url}/stall", timeout=0.8) as client:
         took = []
         for _ in range(3):

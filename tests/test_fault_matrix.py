@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.fault_matrix import EXPECTED_KILLS, PROVEN_ELSEWHERE, STUB_KILLS
 from harness.registry import load_catalogue
+from harness.testing.fault_matrix import EXPECTED_KILLS, PROVEN_ELSEWHERE, STUB_KILLS
 
 pytestmark = pytest.mark.slow
 

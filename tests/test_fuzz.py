@@ -25,7 +25,7 @@ from fuzz_support import (
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from harness.launch import Launched, start_reference_server
+from harness.target.launch import Launched, start_reference_server
 from reference_server.dev_issuer import load_dev_key, mint_dev_token
 
 MIN_CASES = 2000

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from harness.client import ChatKitClient, RecordedStream
-from harness.glassbox import SESSION_TOKEN_DELAY, GlassBox
-from harness.launch import Launched, start_reference_server
-from harness.model_stub import RecordedModelRequest
-from harness.target import Target
+from harness.glass.box import SESSION_TOKEN_DELAY, GlassBox
+from harness.glass.model_stub import RecordedModelRequest
+from harness.protocol.client import ChatKitClient, RecordedStream
+from harness.target.config import Target
+from harness.target.launch import Launched, start_reference_server
 from reference_server.dev_issuer import mint_dev_token
 
 pytestmark = pytest.mark.slow

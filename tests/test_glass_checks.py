@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from harness.launch import start_reference_server
-from harness.model_stub.remote import fetch_requests
+from harness.glass.model_stub.remote import fetch_requests
+from harness.target.launch import start_reference_server
 from reference_server.dev_issuer import mint_dev_token
 
 pytestmark = pytest.mark.slow

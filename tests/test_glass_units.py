@@ -10,17 +10,17 @@ import argparse
 
 import pytest
 
-from harness.model_input import (
+from harness.glass.model_input import (
     Turn,
     history_outline,
     history_problem,
     missing_context,
     secret_leaks,
 )
-from harness.model_stub import RecordedModelRequest, tokenize
-from harness.pacing import compare
+from harness.glass.model_stub import RecordedModelRequest, tokenize
+from harness.glass.pacing import compare
 from harness.plugin import TARGET_OPTIONS, TARGET_SWITCHES, option_extra
-from harness.target import ConfigError, load_target
+from harness.target.config import ConfigError, load_target
 
 T1 = Turn("Turn 1, marker canary-t1.\nSecond line.", "Reply one: canary-t1 noted.", "canary-t1")
 T2 = Turn("Turn 2, marker canary-t2.\nSecond line.", "Reply two, it's fine.", "canary-t2")
@@ -273,7 +273,7 @@ def test_checks_are_untestable_without_a_stub() -> None:
 def test_glass_box_marks_calls_and_schedule_in_process_and_over_http() -> None:
     import httpx
 
-    from harness.glassbox import GlassBox, StubUnreachable
+    from harness.glass.box import GlassBox, StubUnreachable
 
     local = GlassBox.start(token_delay=0.001)
     try:

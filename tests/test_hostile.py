@@ -1,7 +1,7 @@
 """The harness against hostile targets: every run ends, with a verdict, without a traceback,
 in bounded memory.
 
-Each mode of :mod:`harness.hostile` gets one real ``chatkit-harness run --timeout 3`` in a
+Each mode of :mod:`harness.testing.hostile` gets one real ``chatkit-harness run --timeout 3`` in a
 subprocess, as a CI job would run it. Modes that answer at once get the whole non-browser
 suite. To keep the file within its time budget, modes where every request waits out the
 timeout (endless, drip, stall, ...) get the checks that read streams, and modes that push
@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
-from harness.hostile import MODES, CliRun, HostileServer, run_cli
+from harness.testing.hostile import MODES, CliRun, HostileServer, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -163,4 +163,3 @@ def test_https_self_signed_is_one_clear_line(runs: dict[str, Future[CliRun]]) ->
     assert run.returncode == 2, run.describe()
     [line] = run.stderr.strip().splitlines()
     assert "certificate verify failed" in line, line
-

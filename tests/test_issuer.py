@@ -23,9 +23,7 @@ import pytest
 from jose import JWTError
 from jose import jwt as jose_jwt
 
-from harness.authprobe import fetch_rsa_keys, refusal_problem, user_id_of
-from harness.client import JsonResponse, RecordedStream
-from harness.issuer import (
+from harness.auth.issuer import (
     ATTACKER_PATH,
     DISCOVERY_PATH,
     IssuerKeyError,
@@ -39,7 +37,9 @@ from harness.issuer import (
     sign_hs256,
     tamper_payload,
 )
-from harness.target import ConfigError, load_target
+from harness.auth.probing import fetch_rsa_keys, refusal_problem, user_id_of
+from harness.protocol.client import JsonResponse, RecordedStream
+from harness.target.config import ConfigError, load_target
 
 
 @pytest.fixture(scope="module")
@@ -295,12 +295,12 @@ def test_target_header_sets_and_claims(tmp_path: Path) -> None:
 
 
 def _stream(status: int, body: bytes) -> RecordedStream:
-    from harness.sse import SSEParser
+    from harness.protocol.sse import SSEParser
 
     rec = RecordedStream("threads.create", b"{}", {}, "http://x/chatkit", status=status)
     rec.chunks.append((0.0, body))
     parser = SSEParser()
-    from harness.client import ChatKitClient
+    from harness.protocol.client import ChatKitClient
 
     ChatKitClient._add_events(rec, parser.feed(body, 0.0))
     rec.framing = parser.close()

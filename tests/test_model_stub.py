@@ -17,8 +17,8 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
-from harness.model_stub import ModelStub
-from harness.model_stub.remote import clear_requests, configure, fetch_requests
+from harness.glass.model_stub import ModelStub
+from harness.glass.model_stub.remote import clear_requests, configure, fetch_requests
 
 STREAM_EVENT = TypeAdapter(ResponseStreamEvent)
 RESPONSES_SEQUENCE_HEAD = [

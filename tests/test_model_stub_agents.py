@@ -22,7 +22,7 @@ from openai import AsyncOpenAI
 from openai.types.responses import ResponseTextDeltaEvent
 from pydantic import BaseModel
 
-from harness.model_stub import ModelStub
+from harness.glass.model_stub import ModelStub
 
 set_tracing_disabled(True)  # tracing would try to export to the network
 

@@ -1,4 +1,4 @@
-"""``python -m harness.model_stub`` and ``harness.model_stub.cli.main``."""
+"""``python -m harness.glass.model_stub`` and ``harness.glass.model_stub.cli.main``."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harness.model_stub import ModelStub
-from harness.model_stub.cli import main
-from harness.model_stub.remote import fetch_requests
+from harness.glass.model_stub import ModelStub
+from harness.glass.model_stub.cli import main
+from harness.glass.model_stub.remote import fetch_requests
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -26,7 +26,7 @@ def _spawn(*args: str) -> subprocess.Popen[str]:
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "harness.model_stub", *args],
+        [sys.executable, "-m", "harness.glass.model_stub", *args],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

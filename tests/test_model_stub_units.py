@@ -7,11 +7,16 @@ import json
 import httpx
 import pytest
 
-from harness.model_stub import StubState, compose_reply, create_app, tokenize
-from harness.model_stub.normalize import chat_split, content_text, responses_messages, tool_names
-from harness.model_stub.records import RecordedModelRequest, redact_headers
-from harness.model_stub.reply import find_markers
-from harness.model_stub.structured import requested_schema, structured_reply
+from harness.glass.model_stub import StubState, compose_reply, create_app, tokenize
+from harness.glass.model_stub.normalize import (
+    chat_split,
+    content_text,
+    responses_messages,
+    tool_names,
+)
+from harness.glass.model_stub.records import RecordedModelRequest, redact_headers
+from harness.glass.model_stub.reply import find_markers
+from harness.glass.model_stub.structured import requested_schema, structured_reply
 
 
 def test_string_input_is_one_user_message() -> None:

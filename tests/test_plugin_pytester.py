@@ -16,9 +16,9 @@ from harness.registry import load_catalogue, matches
 pytest_plugins = ["pytester"]
 
 CHECKS = """
-from harness.artifacts import check_dir
+from harness.report.artifacts import check_dir
 from harness.registry import MUST, SHOULD, check
-from harness.results import fail, untestable
+from harness.report.results import fail, untestable
 
 
 @check(id="demo.pass", title="A passing check", level=MUST, pitfall="p", fix="f", ref="r")

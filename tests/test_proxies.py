@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.issuer import TestIssuer
-from harness.launch import Launched, start_reference_server
+from harness.auth.issuer import TestIssuer
+from harness.target.launch import Launched, start_reference_server
 
 ROOT = Path(__file__).resolve().parent.parent
 PROXIES = ROOT / "fixtures" / "proxies"

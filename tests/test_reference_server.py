@@ -522,7 +522,7 @@ def test_openai_modes_against_a_local_model(
     mode: ModelKind, key_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--model openai / openai-chat honour OPENAI_BASE_URL; chat mode gets unique item ids."""
-    model_stub = pytest.importorskip("harness.model_stub")
+    model_stub = pytest.importorskip("harness.glass.model_stub")
     with model_stub.ModelStub(token_delay=0.0) as stub:
         monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", "test-key")

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from golden.sample import SECRET, passing_run, sample_run
 
-from harness.results import Outcome, RunResult
-from harness.sinks import github
-from harness.sinks.json_sink import render_json, write_json
-from harness.sinks.junit import render_junit
-from harness.sinks.lines import LinePrinter
-from harness.sinks.terminal import RichReporter, plain_console
+from harness.report.results import Outcome, RunResult
+from harness.report.sinks import github
+from harness.report.sinks.json_sink import render_json, write_json
+from harness.report.sinks.junit import render_junit
+from harness.report.sinks.lines import LinePrinter
+from harness.report.sinks.terminal import RichReporter, plain_console
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("CHATKIT_UPDATE_GOLDEN") == "1"

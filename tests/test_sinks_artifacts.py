@@ -7,10 +7,10 @@ from pathlib import Path
 
 from golden.sample import sample_run
 
-from harness.artifacts import ExchangeLog, mask_bytes, secrets_sent
-from harness.client import JsonResponse, RecordedStream, StreamEvent
-from harness.expect import evidence_of
-from harness.sse import SSEParser
+from harness.engine.expect import evidence_of
+from harness.protocol.client import JsonResponse, RecordedStream, StreamEvent
+from harness.protocol.sse import SSEParser
+from harness.report.artifacts import ExchangeLog, mask_bytes, secrets_sent
 
 TOKEN = "sk-artifact-TOKEN-77"
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz"

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.sse import BOM, DROPPED, Framing, SSEEvent, SSEParser, parse_all
+from harness.protocol.sse import BOM, DROPPED, Framing, SSEEvent, SSEParser, parse_all
 
 STREAMS = Path(__file__).resolve().parent.parent / "fixtures" / "streams"
 VECTORS: list[dict[str, Any]] = json.loads((STREAMS / "vectors.json").read_text(encoding="utf-8"))

@@ -235,8 +235,8 @@ class FixtureStack:
     cookie = f"{SESSION_COOKIE}={{token}}"
 
     def start(self) -> FixtureStack:
-        from harness.issuer import TestIssuer
-        from harness.launch import start_reference_server
+        from harness.auth.issuer import TestIssuer
+        from harness.target.launch import start_reference_server
 
         issuer = TestIssuer()
         issuer.start()

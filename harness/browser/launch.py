@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.launch import LaunchError
+from harness.target.launch import LaunchError
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Playwright

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from harness.client import TargetUnreachable
-from harness.sse import parse_all
+from harness.protocol.client import TargetUnreachable
+from harness.protocol.sse import parse_all
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page, Request

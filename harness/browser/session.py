@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 from harness.browser.recorder import PageRecord, RecordOptions, record_page
 from harness.browser.standin import ScriptMode, resolve_mode
-from harness.redact import redact_text
-from harness.target import ConfigError, Target
+from harness.report.redact import redact_text
+from harness.target.config import ConfigError, Target
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Playwright

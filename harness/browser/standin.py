@@ -12,7 +12,7 @@ import functools
 from importlib import resources
 from typing import TYPE_CHECKING, Literal
 
-from harness.target import ConfigError
+from harness.target.config import ConfigError
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Route

@@ -6,7 +6,7 @@ evidence and repro so the golden files also prove the sinks redact.
 
 from __future__ import annotations
 
-from harness.results import CheckResult, Outcome, RunResult
+from harness.report.results import CheckResult, Outcome, RunResult
 
 SECRET = "sk-golden-SECRET-4f9a"
 

@@ -1,0 +1,1 @@
+"""Identities and credentials: the test issuer, the token forge, auth probing."""

@@ -1,0 +1,1 @@
+"""Record, then judge: probes, scheduling, preconditions, evidence."""

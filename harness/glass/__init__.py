@@ -1,0 +1,1 @@
+"""Glass-box mode: the model stub and readers of what reached the model."""

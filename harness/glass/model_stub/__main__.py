@@ -1,0 +1,10 @@
+"""Entry point for ``python -m harness.glass.model_stub``."""
+
+from __future__ import annotations
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Talking ChatKit: the client, the SSE parser, raw HTTP, event validation, timing."""

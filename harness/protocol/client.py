@@ -1,0 +1,528 @@
+"""An async ChatKit client over httpx, one method per request type.
+
+Streaming calls return a :class:`RecordedStream`: the raw bytes with the monotonic time each
+chunk came off the socket, the parsed events, status, headers, time to first byte and to first
+event. Bodies are capped so a hostile target cannot exhaust memory, and every call is bounded
+by the target's timeout so a stalled stream cannot hang the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from harness.protocol.sse import Framing, SSEEvent, SSEParser
+from harness.target.config import Identity, Target
+
+# A ChatKit reply is kilobytes; 4 MiB leaves room for long answers and widgets while keeping a
+# run against a flooding target (a dozen capped streams alive at once) well under 1 GiB.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+STALLS_BEFORE_SHORT = 2
+STALLED_TIMEOUT = 2.0
+# Consecutive timeouts per target URL, shared by every client in the process (the checks
+# make their own clients, and a stalling target stalls for all of them).
+_STALLS: dict[str, int] = {}
+STREAMING_TYPES = frozenset(
+    {
+        "threads.create",
+        "threads.add_user_message",
+        "threads.add_client_tool_output",
+        "threads.add_structured_input",
+        "threads.retry_after_item",
+        "threads.custom_action",
+    }
+)
+
+
+class _Default:
+    """Marks "the client's own identity" apart from ``None`` (no identity at all)."""
+
+
+DEFAULT = _Default()
+
+
+class TargetUnreachable(Exception):
+    """The target could not be reached at all (connection refused, DNS, TLS): exit code 2."""
+
+
+@dataclass
+class StreamEvent:
+    """One SSE event with its arrival time (seconds since the request was sent)."""
+
+    t: float
+    raw: SSEEvent
+    json: dict[str, Any] | None
+    error: str | None = None  # why the data is not a JSON object
+
+    @property
+    def type(self) -> str:
+        return str(self.json.get("type", "")) if self.json else ""
+
+
+@dataclass
+class Exchange:
+    """Common parts of any recorded request/response."""
+
+    request_type: str
+    request_body: bytes
+    request_headers: dict[str, str]
+    url: str
+    status: int = 0
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    ttfb: float | None = None  # seconds from send to the response head
+    elapsed: float = 0.0
+    transport_error: str | None = None  # reset, timeout, protocol error mid-way
+    truncated: bool = False  # the body cap was hit
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return None
+
+
+@dataclass
+class RecordedStream(Exchange):
+    chunks: list[tuple[float, bytes]] = field(default_factory=list)
+    events: list[StreamEvent] = field(default_factory=list)
+    framing: Framing = field(default_factory=Framing)
+    first_event: float | None = None
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(c for _, c in self.chunks)
+
+    @property
+    def payloads(self) -> list[dict[str, Any]]:
+        return [e.json for e in self.events if e.json is not None]
+
+    def of_type(self, type_: str) -> list[dict[str, Any]]:
+        return [p for p in self.payloads if p.get("type") == type_]
+
+    @property
+    def thread_id(self) -> str | None:
+        # A hostile or broken target sends any JSON shape: a non-object is no thread.
+        for p in self.of_type("thread.created"):
+            tid = _obj(p.get("thread")).get("id")
+            if isinstance(tid, str):
+                return tid
+        for p in self.of_type("thread.item.done"):
+            tid = _obj(p.get("item")).get("thread_id")
+            if isinstance(tid, str):
+                return tid
+        return None
+
+    @property
+    def assistant_text(self) -> str:
+        """The final text of every assistant message finished in this stream."""
+        texts = []
+        for p in self.of_type("thread.item.done"):
+            item = _obj(p.get("item"))
+            content = item.get("content")
+            if item.get("type") == "assistant_message" and isinstance(content, list):
+                for part in content:
+                    if isinstance(part, dict):
+                        texts.append(str(part.get("text", "")))
+        return "\n".join(texts)
+
+    def delta_times(self) -> list[float]:
+        return [
+            e.t
+            for e in self.events
+            if e.json
+            and e.type == "thread.item.updated"
+            and _obj(e.json.get("update")).get("type")
+            == "assistant_message.content_part.text_delta"
+        ]
+
+    def excerpt(self, lines: int = 8) -> str:
+        """The first raw lines with their arrival times, for evidence."""
+        out: list[str] = []
+        for e in self.events[:lines]:
+            out.append(f"+{e.t * 1000:7.1f} ms  data: {e.raw.data[:160]}")
+        if not self.events:
+            raw = self.body[:400].decode("utf-8", errors="replace")
+            out.append(f"(no events) body starts: {raw!r}")
+        return "\n".join(out)
+
+
+@dataclass
+class JsonResponse(Exchange):
+    body: bytes = b""
+
+    @property
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    @property
+    def text(self) -> str:
+        return self.body[:2000].decode("utf-8", errors="replace")
+
+
+def user_input(text: str, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A ``UserMessageInput``; ``metadata`` is injected the way the seed's custom fetch does."""
+    inp: dict[str, Any] = {
+        "content": [{"type": "input_text", "text": text}],
+        "attachments": [],
+        "inference_options": {},
+    }
+    if metadata is not None:
+        inp["metadata"] = dict(metadata)
+    return inp
+
+
+def context_headers(metadata: Mapping[str, Any]) -> dict[str, str]:
+    """The same context carried as headers, as ChatKit's docs advise for custom fetch."""
+    # No X-User-ID here: identity headers are the auth checks' business, and a correct
+    # server refuses one that disagrees with the token's subject.
+    out: dict[str, str] = {}
+    user = metadata.get("userInfo") or {}
+    if user.get("name"):
+        out["X-User-Name"] = str(user["name"])
+    page = metadata.get("pageContext")
+    if page:
+        out["X-Page-Context"] = json.dumps(page, separators=(",", ":"))
+        if page.get("title"):
+            out["X-Page-Title"] = str(page["title"])
+        if page.get("url"):
+            out["X-Page-Url"] = str(page["url"])
+    return out
+
+
+class ChatKitClient:
+    def __init__(
+        self,
+        target: Target,
+        *,
+        identity: Identity | None = None,
+        url: str | None = None,
+        max_body: int = MAX_BODY_BYTES,
+        on_exchange: Iterable[Callable[[Exchange], None]] = (),
+    ) -> None:
+        self.target = target
+        self.url = url or target.url
+        self.identity = identity if identity is not None else target.identity("a")
+        self.max_body = max_body
+        # Called with every finished exchange (the artifacts recorder); pass
+        # ``on_exchange=other.on_exchange`` to a second client so it is recorded too.
+        self.on_exchange = list(on_exchange)
+        timeout = httpx.Timeout(target.timeout, connect=min(10.0, target.timeout))
+        self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> ChatKitClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- building requests ------------------------------------------------------------------
+
+    def headers_for(
+        self,
+        identity: Identity | None,
+        extra: Mapping[str, str] | None = None,
+        *,
+        streaming: bool = False,
+    ) -> dict[str, str]:
+        h = {"Content-Type": "application/json"}
+        if streaming:
+            h["Accept"] = "text/event-stream"
+        h.update(self.target.headers)
+        if identity is not None:
+            h.update(identity.headers)
+        if extra:
+            h.update(extra)
+        return h
+
+    def body(
+        self, type_: str, params: Mapping[str, Any], metadata: Mapping[str, Any] | None = None
+    ) -> bytes:
+        env: dict[str, Any] = {"type": type_, "params": dict(params)}
+        if metadata is not None:
+            env["metadata"] = dict(metadata)
+        return json.dumps(env).encode()
+
+    # -- the two transports -----------------------------------------------------------------
+
+    async def stream_raw(
+        self,
+        body: bytes,
+        *,
+        request_type: str = "",
+        headers: Mapping[str, str] | None = None,
+        identity: Identity | _Default | None = DEFAULT,
+        url: str | None = None,
+    ) -> RecordedStream:
+        who = self.identity if isinstance(identity, _Default) else identity
+        h = self.headers_for(who, headers, streaming=True)
+        rec = RecordedStream(request_type, body, h, url or self.url)
+        parser = SSEParser()
+        t0 = time.monotonic()
+        try:
+            async with asyncio.timeout(limit := self._limit(rec.url)):
+                async with self._http.stream(
+                    "POST", rec.url, content=body, headers=_wire(h)
+                ) as resp:
+                    rec.ttfb = time.monotonic() - t0
+                    rec.status = resp.status_code
+                    rec.headers = list(resp.headers.multi_items())
+                    size = 0
+                    # aiter_raw: the bytes as sent (no gzip decoding), so framing and
+                    # compression checks see the wire; decoded separately below if needed.
+                    async for chunk in resp.aiter_raw():
+                        t = time.monotonic() - t0
+                        size += len(chunk)
+                        if size > self.max_body:
+                            rec.truncated = True
+                            break
+                        rec.chunks.append((t, chunk))
+                        if _encoding(rec) == "identity":
+                            self._add_events(rec, parser.feed(chunk, t))
+        except (TimeoutError, httpx.TimeoutException):
+            rec.transport_error = self._stalled(rec.url, limit)
+        except httpx.ConnectError as exc:
+            raise TargetUnreachable(f"cannot connect to {rec.url}: {_reason(exc)}") from None
+        except httpx.HTTPError as exc:
+            rec.transport_error = f"{type(exc).__name__}: {_reason(exc)}"
+        rec.elapsed = time.monotonic() - t0
+        if not rec.transport_error:
+            _STALLS.pop(rec.url, None)
+        encoding = _encoding(rec)
+        if encoding != "identity" and not rec.truncated:
+            # A compressed stream only becomes readable once whole; its events all carry
+            # the time the body ended, which is the truth about when a client could act.
+            decoded = _decode_body(rec.body, encoding, self.max_body)
+            if decoded is not None:
+                if len(decoded) > self.max_body:  # a compression bomb: the cap holds here too
+                    rec.truncated = True
+                    decoded = decoded[: self.max_body]
+                self._add_events(rec, parser.feed(decoded, rec.elapsed))
+        rec.framing = parser.close()
+        self._observe(rec)
+        return rec
+
+    async def request_raw(
+        self,
+        body: bytes,
+        *,
+        request_type: str = "",
+        headers: Mapping[str, str] | None = None,
+        identity: Identity | _Default | None = DEFAULT,
+        url: str | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> JsonResponse:
+        who = self.identity if isinstance(identity, _Default) else identity
+        h = self.headers_for(who, headers)
+        rec = JsonResponse(request_type, body, h, url or self.url)
+        t0 = time.monotonic()
+        http = client or self._http
+        try:
+            async with asyncio.timeout(limit := self._limit(rec.url)):
+                async with http.stream("POST", rec.url, content=body, headers=_wire(h)) as resp:
+                    rec.ttfb = time.monotonic() - t0
+                    rec.status = resp.status_code
+                    rec.headers = list(resp.headers.multi_items())
+                    buf = bytearray()
+                    async for chunk in resp.aiter_bytes():
+                        buf += chunk
+                        if len(buf) > self.max_body:
+                            rec.truncated = True
+                            break
+                    rec.body = bytes(buf)
+        except (TimeoutError, httpx.TimeoutException):
+            rec.transport_error = self._stalled(rec.url, limit)
+        except httpx.ConnectError as exc:
+            raise TargetUnreachable(f"cannot connect to {rec.url}: {_reason(exc)}") from None
+        except httpx.HTTPError as exc:
+            rec.transport_error = f"{type(exc).__name__}: {_reason(exc)}"
+        rec.elapsed = time.monotonic() - t0
+        if not rec.transport_error:
+            _STALLS.pop(rec.url, None)
+        self._observe(rec)
+        return rec
+
+    def _limit(self, url: str) -> float:
+        """The time one request gets: the full timeout, or a short one once the target stalls.
+
+        Against a target that stalls every request, waiting the full timeout each time turns a
+        run of ~100 requests into most of an hour. After two timeouts in a row the next
+        requests to that URL get STALLED_TIMEOUT s each until one of them completes.
+        """
+        if _STALLS.get(url, 0) >= STALLS_BEFORE_SHORT:
+            return min(self.target.timeout, STALLED_TIMEOUT)
+        return self.target.timeout
+
+    def _stalled(self, url: str, limit: float) -> str:
+        _STALLS[url] = _STALLS.get(url, 0) + 1
+        note = "" if limit == self.target.timeout else " (shortened: the target stalled before)"
+        return f"timed out after {limit:g} s{note}"
+
+    def _observe(self, rec: Exchange) -> None:
+        for callback in self.on_exchange:
+            callback(rec)
+
+    @staticmethod
+    def _add_events(rec: RecordedStream, events: list[SSEEvent]) -> None:
+        for ev in events:
+            payload: dict[str, Any] | None = None
+            error = None
+            try:
+                value = json.loads(ev.data)
+                if isinstance(value, dict):
+                    payload = value
+                else:
+                    error = "data is JSON but not an object"
+            except ValueError as exc:
+                error = f"data is not JSON: {exc}"
+            if rec.first_event is None:
+                rec.first_event = ev.t
+            rec.events.append(StreamEvent(ev.t, ev, payload, error))
+
+    # -- one method per request type --------------------------------------------------------
+
+    async def call(
+        self,
+        type_: str,
+        params: Mapping[str, Any],
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        identity: Identity | _Default | None = DEFAULT,
+    ) -> RecordedStream | JsonResponse:
+        body = self.body(type_, params, metadata)
+        if type_ in STREAMING_TYPES:
+            return await self.stream_raw(
+                body, request_type=type_, headers=headers, identity=identity
+            )
+        return await self.request_raw(body, request_type=type_, headers=headers, identity=identity)
+
+    def _ctx_headers(self, context: Mapping[str, Any] | None) -> dict[str, str]:
+        if context and self.target.context_mode in ("headers", "both"):
+            return context_headers(context)
+        return {}
+
+    def _ctx_body(self, context: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        if context and self.target.context_mode in ("body", "both"):
+            return context
+        return None
+
+    async def create_thread(
+        self,
+        text: str,
+        *,
+        context: Mapping[str, Any] | None = None,
+        identity: Identity | _Default | None = DEFAULT,
+        headers: Mapping[str, str] | None = None,
+    ) -> RecordedStream:
+        params = {"input": user_input(text, self._ctx_body(context))}
+        h = {**self._ctx_headers(context), **(headers or {})}
+        body = self.body("threads.create", params)
+        return await self.stream_raw(
+            body, request_type="threads.create", headers=h, identity=identity
+        )
+
+    async def add_user_message(
+        self,
+        thread_id: str,
+        text: str,
+        *,
+        context: Mapping[str, Any] | None = None,
+        identity: Identity | _Default | None = DEFAULT,
+        headers: Mapping[str, str] | None = None,
+    ) -> RecordedStream:
+        params = {"thread_id": thread_id, "input": user_input(text, self._ctx_body(context))}
+        h = {**self._ctx_headers(context), **(headers or {})}
+        body = self.body("threads.add_user_message", params)
+        return await self.stream_raw(
+            body, request_type="threads.add_user_message", headers=h, identity=identity
+        )
+
+    async def _json(self, type_: str, params: Mapping[str, Any], **kw: Any) -> JsonResponse:
+        body = self.body(type_, params)
+        return await self.request_raw(body, request_type=type_, **kw)
+
+    async def get_thread(self, thread_id: str, **kw: Any) -> JsonResponse:
+        return await self._json("threads.get_by_id", {"thread_id": thread_id}, **kw)
+
+    async def list_items(
+        self, thread_id: str, *, limit: int = 100, order: str = "asc", **kw: Any
+    ) -> JsonResponse:
+        params = {"thread_id": thread_id, "limit": limit, "order": order}
+        return await self._json("items.list", params, **kw)
+
+    async def list_threads(
+        self, *, limit: int = 100, order: str = "desc", **kw: Any
+    ) -> JsonResponse:
+        return await self._json("threads.list", {"limit": limit, "order": order}, **kw)
+
+    async def update_thread(self, thread_id: str, title: str, **kw: Any) -> JsonResponse:
+        return await self._json("threads.update", {"thread_id": thread_id, "title": title}, **kw)
+
+    async def delete_thread(self, thread_id: str, **kw: Any) -> JsonResponse:
+        return await self._json("threads.delete", {"thread_id": thread_id}, **kw)
+
+    async def retry_after_item(self, thread_id: str, item_id: str, **kw: Any) -> RecordedStream:
+        body = self.body("threads.retry_after_item", {"thread_id": thread_id, "item_id": item_id})
+        return await self.stream_raw(body, request_type="threads.retry_after_item", **kw)
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _wire(headers: Mapping[str, str]) -> dict[bytes, bytes]:
+    """Header values as UTF-8 bytes: httpx would refuse a non-ASCII user name or page title."""
+    return {k.encode("ascii"): v.encode("utf-8") for k, v in headers.items()}
+
+
+def _encoding(ex: Exchange) -> str:
+    # Content codings are case-insensitive (RFC 9110 §8.4.1).
+    return (ex.header("content-encoding") or "").strip().lower() or "identity"
+
+
+def _reason(exc: BaseException) -> str:
+    # httpx.ReadError for a reset has no text; the OSError underneath it says what happened.
+    cause: BaseException | None = exc
+    while cause is not None and not str(cause):
+        cause = cause.__cause__ or cause.__context__
+    text = str(cause) if cause is not None else type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+def _decode_body(body: bytes, encoding: str, limit: int) -> bytes | None:
+    """The decoded body, at most ``limit + 1`` bytes (a few KB of gzip can expand to GBs);
+    None when it is not valid gzip/deflate or ends inside a member."""
+    import zlib
+
+    wbits = {"gzip": 31, "deflate": 15}.get(encoding)
+    if wbits is None:
+        return None
+    out = bytearray()
+    data = body
+    try:
+        while data and len(out) <= limit:
+            d = zlib.decompressobj(wbits)
+            out += d.decompress(data, limit + 1 - len(out))
+            if not d.eof:
+                # Either the limit was reached (fine: the caller truncates) or the body
+                # ended inside the member (not decodable, as gzip.decompress would say).
+                return bytes(out) if len(out) > limit else None
+            data = d.unused_data
+            if encoding != "gzip" or not data.startswith(b"\x1f\x8b"):
+                break  # gzip may hold several members; anything else after the end is ignored
+    except zlib.error:
+        return None
+    return bytes(out)

@@ -1,0 +1,1 @@
+"""Results and where they go: the result model, sinks, artifacts, redaction."""

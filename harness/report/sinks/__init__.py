@@ -1,0 +1,1 @@
+"""Renderers of one RunResult (harness.report.results): terminal, JSON, JUnit, annotations."""

@@ -1,1 +1,0 @@
-"""Renderers of one :class:`harness.results.RunResult`: terminal, JSON, JUnit, annotations."""

@@ -1,0 +1,1 @@
+"""The target: its configuration, and launching and owning a backend."""

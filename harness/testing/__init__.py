@@ -1,0 +1,1 @@
+"""Tools for the harness's own tests only (hostile server, fault matrix table)."""
