@@ -23,6 +23,8 @@ class Outcome(enum.StrEnum):
     FAIL = "fail"  # a MUST check is broken
     WARN = "warn"  # a SHOULD check is broken
     SKIP = "skip-untestable"  # a precondition the user did not provide
+    BLOCKED = "blocked"  # a precondition failed on the target: the root cause is another check
+    NOT_OFFERED = "not-offered"  # the deployment says clearly it does not implement the feature
     ERROR = "error"  # the harness itself broke
     BASELINED = "baselined"  # a known failure listed in the baseline file
 
@@ -93,6 +95,8 @@ class CheckResult:
     evidence: str = ""
     repro: str = ""
     baseline_reason: str = ""
+    # For BLOCKED: the check id (or probe name) whose failure made this check unjudgeable.
+    blocked_by: str = ""
 
     @classmethod
     def from_spec(cls, spec: CheckSpec, outcome: Outcome, duration: float) -> CheckResult:
