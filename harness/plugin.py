@@ -24,7 +24,7 @@ from harness.auth.issuer import IssuerKeyError, TestIssuer, issuer_for
 from harness.glass.box import GlassBox, StubUnreachable
 from harness.protocol.client import ChatKitClient, TargetUnreachable
 from harness.registry import Level, matches, spec_of
-from harness.report.results import UNTESTABLE_PREFIX, CheckFailure, CheckResult, Outcome, RunResult
+from harness.report.results import CheckFailure, CheckResult, Outcome, RunResult, parse_skip
 from harness.target.config import ConfigError, Target, load_target
 from harness.target.launch import Launched, LaunchError, start_reference_server
 from harness.target.owned import OwnedTarget
@@ -449,8 +449,7 @@ class ResultCollector:
     def _fill(result: CheckResult, report: pytest.TestReport, props: dict[str, Any]) -> None:
         if result.outcome is Outcome.SKIP:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
-            reason = str(reason).removeprefix("Skipped: ").removeprefix(UNTESTABLE_PREFIX)
-            result.message = reason
+            result.outcome, result.message, result.blocked_by = parse_skip(str(reason))
         elif "chatkit_failure" in props:
             fields = json.loads(props["chatkit_failure"])
             result.message = fields.get("message", "")

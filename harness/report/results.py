@@ -78,6 +78,38 @@ def untestable(reason: str) -> NoReturn:
     pytest.skip(UNTESTABLE_PREFIX + reason)
 
 
+# A blocked check rides on pytest's skip (pytest must neither fail nor pass it); the prefix
+# carries the root cause through the report, where the plugin turns it into Outcome.BLOCKED.
+BLOCKED_PREFIX = "blocked by "
+NOT_OFFERED_PREFIX = "not offered: "
+
+
+def blocked(root: str, reason: str) -> NoReturn:
+    """A precondition failed on the target: this check cannot judge anything.
+
+    ``root`` is the check id (or probe name) whose failure is the cause; ``reason`` says what
+    did not hold, with its evidence in a few words ("threads.get_by_id answered HTTP 500").
+    Never a fail with this check's own fix text, never a pass.
+    """
+    pytest.skip(f"{BLOCKED_PREFIX}{root}: {reason}")
+
+
+def not_offered(reason: str) -> NoReturn:
+    """The deployment says clearly that it does not implement this feature (a 501, say)."""
+    pytest.skip(NOT_OFFERED_PREFIX + reason)
+
+
+def parse_skip(reason: str) -> tuple[Outcome, str, str]:
+    """(outcome, message, blocked_by) of a skip reason written by the helpers above."""
+    reason = reason.removeprefix("Skipped: ")
+    if reason.startswith(BLOCKED_PREFIX):
+        root, _, why = reason.removeprefix(BLOCKED_PREFIX).partition(": ")
+        return Outcome.BLOCKED, why, root
+    if reason.startswith(NOT_OFFERED_PREFIX):
+        return Outcome.NOT_OFFERED, reason.removeprefix(NOT_OFFERED_PREFIX), ""
+    return Outcome.SKIP, reason.removeprefix(UNTESTABLE_PREFIX), ""
+
+
 @dataclass
 class CheckResult:
     id: str

@@ -82,6 +82,12 @@ def _testcase(suite: ET.Element, r: CheckResult, *, strict: bool, stale: bool) -
     elif r.outcome is Outcome.SKIP:
         ET.SubElement(case, "skipped", message=f"untestable: {skip_reason(r)}")
         kind = "skipped"
+    elif r.outcome is Outcome.BLOCKED:
+        ET.SubElement(case, "skipped", message=f"blocked by {r.blocked_by}: {r.message}")
+        kind = "skipped"
+    elif r.outcome is Outcome.NOT_OFFERED:
+        ET.SubElement(case, "skipped", message=f"not offered: {r.message}")
+        kind = "skipped"
     elif r.outcome is Outcome.WARN:
         ET.SubElement(case, "system-out").text = f"WARNING ({r.level}, not failing): {text}"
     elif r.outcome is Outcome.BASELINED:

@@ -22,12 +22,16 @@ MARKS = {
     Outcome.SKIP: "-",
     Outcome.ERROR: "✗",
     Outcome.BASELINED: "~",
+    Outcome.BLOCKED: "⊘",
+    Outcome.NOT_OFFERED: "·",
 }
 SUFFIX = {
     Outcome.WARN: "  (SHOULD)",
     Outcome.SKIP: "  (skipped)",
     Outcome.ERROR: "  (error)",
     Outcome.BASELINED: "  (baselined)",
+    Outcome.BLOCKED: "  (blocked)",
+    Outcome.NOT_OFFERED: "  (not offered)",
 }
 
 
@@ -58,6 +62,10 @@ class LinePrinter:
                 self._p(f"    repro:   {r.repro}")
         elif r.outcome is Outcome.SKIP and r.message:
             self._p(f"    {r.message}")
+        elif r.outcome is Outcome.BLOCKED:
+            self._p(f"    blocked by {r.blocked_by}: {r.message}")
+        elif r.outcome is Outcome.NOT_OFFERED and r.message:
+            self._p(f"    not offered: {r.message}")
         elif r.outcome is Outcome.BASELINED and r.baseline_reason:
             self._p(f"    known failure: {r.baseline_reason}")
 

@@ -36,6 +36,8 @@ STYLES = {
     Outcome.WARN: "yellow",
     Outcome.SKIP: "dim",
     Outcome.BASELINED: "cyan",
+    Outcome.BLOCKED: "magenta",
+    Outcome.NOT_OFFERED: "dim",
 }
 PART_STYLES = {
     Part.MESSAGE: "bold",
@@ -126,6 +128,8 @@ class RichReporter:
             parts.append(f"{c[Outcome.WARN]} warned")
         if c[Outcome.SKIP]:
             parts.append(f"{c[Outcome.SKIP]} not tested")
+        if c[Outcome.BLOCKED]:
+            parts.append(f"{c[Outcome.BLOCKED]} blocked")
         return ", ".join(parts)
 
     def stop(self) -> None:
@@ -153,6 +157,22 @@ class RichReporter:
                 c.print(Text("Reproduce with:", style="bold"))
                 # Outside any layout and soft-wrapped, so it copies as one line.
                 c.print(Text(r.repro, style=PART_STYLES[Part.REPRO]), soft_wrap=True)
+        blocked = [r for r in run.results if r.outcome is Outcome.BLOCKED]
+        if blocked:
+            c.print()
+            c.print(Text(f"Blocked ({len(blocked)}, by an earlier failure):", style="bold"))
+            for root, ids in _group_blocked(blocked).items():
+                line = Text(f"{MARKS[Outcome.BLOCKED]} by {root}: ", style=STYLES[Outcome.BLOCKED])
+                line.append(", ".join(ids))
+                c.print(line)
+        offered = [r for r in run.results if r.outcome is Outcome.NOT_OFFERED]
+        if offered:
+            c.print()
+            c.print(Text(f"Not offered by the deployment ({len(offered)}):", style="bold"))
+            for reason, ids in _group_skips(offered).items():
+                line = Text(f"{MARKS[Outcome.NOT_OFFERED]} {reason}: ", style="dim")
+                line.append(", ".join(ids))
+                c.print(line)
         skipped = [r for r in run.results if r.outcome is Outcome.SKIP]
         if skipped:
             c.print()
@@ -237,6 +257,14 @@ def _group_skips(results: list[CheckResult]) -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {}
     for r in results:
         groups.setdefault(skip_reason(r), []).append(r.id)
+    return groups
+
+
+def _group_blocked(results: list[CheckResult]) -> dict[str, list[str]]:
+    """Blocked checks under their root cause, each with the first reason given."""
+    groups: dict[str, list[str]] = {}
+    for r in results:
+        groups.setdefault(f"{r.blocked_by} ({r.message})", []).append(r.id)
     return groups
 
 

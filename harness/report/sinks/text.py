@@ -125,10 +125,17 @@ def verdict_lines(run: RunResult) -> list[str]:
             extra.append(f"{c[Outcome.SKIP.value]} skipped")
         if c[Outcome.BASELINED.value]:
             extra.append(f"{c[Outcome.BASELINED.value]} baselined")
+        if c[Outcome.BLOCKED.value]:
+            extra.append(f"{c[Outcome.BLOCKED.value]} blocked")
+        if c[Outcome.NOT_OFFERED.value]:
+            extra.append(f"{c[Outcome.NOT_OFFERED.value]} not offered")
         tail = f", {', '.join(extra)}" if extra else ""
         out.append(f"✓ chatkit deployment healthy ({checks} checks{tail})")
     elif bad := broken(run):
-        out.append(f"✗ chatkit deployment unhealthy: {len(bad)} of {checks} checks failed")
+        line = f"✗ chatkit deployment unhealthy: {len(bad)} of {checks} checks failed"
+        if c[Outcome.BLOCKED.value]:
+            line += f", {c[Outcome.BLOCKED.value]} blocked by them"
+        out.append(line)
     else:
         n = len(run.stale_baseline)
         out.append(f"✗ run failed: {n} stale baseline {'entry' if n == 1 else 'entries'}")
