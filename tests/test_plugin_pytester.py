@@ -93,7 +93,7 @@ def test_json_and_junit_files_are_written(suite: pytest.Pytester) -> None:
         "demo.skip": "skip-untestable",
         "demo.files": "pass",
     }
-    assert doc["exit_code"] == 1 and doc["schema_version"] == 1
+    assert doc["exit_code"] == 1 and doc["schema_version"] == 2
     root = ET.parse(suite.path / "out/r.xml").getroot()
     failing = [c.get("name") for c in root.iter("testcase") if c.find("failure") is not None]
     assert failing == ["demo.fail"]

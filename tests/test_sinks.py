@@ -140,7 +140,7 @@ def test_json_fields(tmp_path: Path) -> None:
     """Per check: id, level, outcome, duration, pitfall, fix, ref and evidence."""
     path = write_json(sample_run(), tmp_path / "deep" / "r.json", [SECRET], artifacts="art")
     doc = json.loads(path.read_text())
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     assert doc["harness_version"] == "0.1.0" and doc["target"].startswith("http://")
     assert doc["exit_code"] == 1 and doc["artifacts"] == "art"
     by_id = {c["id"]: c for c in doc["checks"]}

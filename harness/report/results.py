@@ -15,7 +15,7 @@ import pytest
 
 from harness.registry import CheckSpec
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: blocked and not-offered outcomes, blocked_by
 
 
 class Outcome(enum.StrEnum):
