@@ -21,6 +21,9 @@ import pytest_asyncio
 
 from harness import __version__
 from harness.auth.issuer import IssuerKeyError, TestIssuer, issuer_for
+from harness.engine import preflight
+from harness.engine.context import ProbeContext
+from harness.engine.plan import Engine
 from harness.glass.box import GlassBox, StubUnreachable
 from harness.protocol.client import ChatKitClient, TargetUnreachable
 from harness.registry import Level, matches, spec_of
@@ -54,6 +57,8 @@ TARGET_OPTIONS: dict[str, tuple[str, str]] = {
     "cold-start-threshold": ("cold_start_threshold", "cold start limit in s (default 3)"),
     "start": ("start_command", "command that starts the target (cold-start checks)"),
     "repeat": ("repeat", "repeat semantic probes N times, decided by majority"),
+    "concurrency": ("concurrency", "probes in flight at once (default 8; 1 = one at a time)"),
+    "settle": ("settle", "seconds a read may wait for an earlier write to show (default 2)"),
     # The test issuer and per-user identities (docs/auth.md).
     "issuer-port": ("issuer_port", "serve the test issuer on 127.0.0.1:PORT (target trusts it)"),
     "issuer-iss": ("issuer_iss", "iss claim of test-issuer tokens"),
@@ -336,6 +341,70 @@ async def chatkit_client(
     observers = exchange_observers(request.config)
     async with ChatKitClient(chatkit_target, on_exchange=observers) as client:
         yield client
+
+
+# -- the record phase ----------------------------------------------------------------------
+
+
+def planned_probes(session: pytest.Session) -> set[str]:
+    """Every probe the selected checks declared."""
+    names: set[str] = set()
+    for item in session.items:
+        spec = spec_of(item)
+        if spec is not None:
+            names.update(spec.probes)
+    return names
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def chatkit_engine(
+    request: pytest.FixtureRequest, chatkit_target: Target, chatkit_client: ChatKitClient
+) -> AsyncIterator[Engine]:
+    """The record phase: the preflight, then every planned probe started at once."""
+    trusted = chatkit_target.bundled or chatkit_target.issuer_port is not None
+    issuer: TestIssuer | None = request.getfixturevalue("chatkit_issuer") if trusted else None
+    ctx = ProbeContext(
+        target=chatkit_target,
+        observers=list(chatkit_client.on_exchange),
+        issuer=issuer,
+        glass=request.getfixturevalue("chatkit_model_stub"),
+        owned=request.getfixturevalue("chatkit_started"),
+    )
+    ctx.extras["config"] = request.config
+    ctx.extras["issuer_getter"] = lambda: request.getfixturevalue("chatkit_issuer")
+    ctx._main = chatkit_client
+    await preflight.check_list(chatkit_client, chatkit_target, issuer, chatkit_target.identity("b"))
+    engine = Engine(ctx, concurrency=chatkit_target.concurrency)
+    engine.start({"first-turn", *planned_probes(request.session)})
+    try:
+        yield engine
+    finally:
+        await engine.close()
+        await ctx.aclose()
+
+
+class Evidence:
+    """What the probes of one check recorded, by probe name."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._values:
+            raise KeyError(f"probe {name!r} is not declared in this check's @check(probes=...)")
+        return self._values[name]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def evidence(request: pytest.FixtureRequest, chatkit_engine: Engine) -> Evidence:
+    """The evidence of the current check's declared probes; no check is judged before the
+    preflight's threads.create has shown the credential is accepted."""
+    first = await chatkit_engine.get("first-turn")
+    ctx = chatkit_engine.ctx
+    preflight.check_create(first, ctx.main, ctx.target, ctx.issuer)
+    spec = spec_of(request.node)
+    names = spec.probes if spec is not None else ()
+    return Evidence({name: await chatkit_engine.get(name) for name in names})
 
 
 # -- outcomes ------------------------------------------------------------------------------
