@@ -118,6 +118,8 @@ class ChatKitEndpoint:
         body, too_large, fully_read = await read_body(request, limit)
         if self._cold:
             await self._cold_start()
+        if cfg.has(Fault.REFUSE_ALL):
+            return auth_error_response(AuthError("the token is not accepted"))
         try:
             identity = await authenticate(request.headers, cfg, self.verifier)
         except AuthError as exc:

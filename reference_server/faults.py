@@ -50,6 +50,9 @@ class Fault(StrEnum):
     CONTEXT_ON_CREATE_ONLY = "context-on-create-only"
     UNINDEXED_LIST = "unindexed-list"
     NO_BODY_LIMIT = "no-body-limit"
+    REFUSE_ALL = "refuse-all"
+    EVENTUAL_WRITES = "eventual-writes"
+    GET_THREAD_500_AFTER_RENAME = "get-thread-500-after-rename"
 
     @property
     def description(self) -> str:
@@ -120,6 +123,12 @@ DESCRIPTIONS: dict[Fault, str] = {
     "without an index",
     Fault.NO_BODY_LIMIT: "no request body size limit: a 2 MiB body is parsed and answered, "
     "never refused with 413",
+    Fault.REFUSE_ALL: "every request gets 401, whatever credential it carries (an identity "
+    "provider that no longer knows the harness's user; correct otherwise)",
+    Fault.EVENTUAL_WRITES: "assistant items are written by a background task 300 ms after "
+    "they were streamed (a write queue): items.list lags behind the stream",
+    Fault.GET_THREAD_500_AFTER_RENAME: "threads.get_by_id answers 500 for any thread renamed "
+    "with threads.update (a store that keeps the SDK's full thread object)",
 }
 
 

@@ -81,6 +81,9 @@ EXPECTED_KILLS: dict[str, frozenset[str]] = {
     "ignore-kid": frozenset({"auth.unknown-kid"}),  # the seed's python-jose call
     "shared-threads": frozenset({"auth.tenant-isolation"}),
     "trust-user-header": frozenset({"auth.identity-header-spoof"}),
+    # Real-deployment behaviours: one broken read, a store that writes in the background.
+    "get-thread-500-after-rename": frozenset({"protocol.get-thread"}),
+    "eventual-writes": frozenset({"protocol.read-your-writes"}),
 }
 
 # Glass-box mode (--model-stub): the bundled server runs the real openai-agents Responses path
