@@ -53,6 +53,7 @@ class Fault(StrEnum):
     REFUSE_ALL = "refuse-all"
     EVENTUAL_WRITES = "eventual-writes"
     GET_THREAD_500_AFTER_RENAME = "get-thread-500-after-rename"
+    HEADER_NAME_ONLY = "header-name-only"
 
     @property
     def description(self) -> str:
@@ -129,6 +130,8 @@ DESCRIPTIONS: dict[Fault, str] = {
     "they were streamed (a write queue): items.list lags behind the stream",
     Fault.GET_THREAD_500_AFTER_RENAME: "threads.get_by_id answers 500 for any thread renamed "
     "with threads.update (a store that keeps the SDK's full thread object)",
+    Fault.HEADER_NAME_ONLY: "of the context headers only X-User-Name is read; X-Page-Title, "
+    "X-Page-Url and X-Page-Context are dropped",
 }
 
 

@@ -84,6 +84,7 @@ EXPECTED_KILLS: dict[str, frozenset[str]] = {
     # Real-deployment behaviours: one broken read, a store that writes in the background.
     "get-thread-500-after-rename": frozenset({"protocol.get-thread"}),
     "eventual-writes": frozenset({"protocol.read-your-writes"}),
+    "header-name-only": frozenset({"metadata.header-context"}),
 }
 
 # Glass-box mode (--model-stub): the bundled server runs the real openai-agents Responses path
