@@ -41,9 +41,7 @@ async def context(ctx: ProbeContext) -> ContextProbe:
 
     async def header_turn() -> None:
         # Whatever the target's context mode, this turn sends the context as headers alone.
-        found.headers_only.append(
-            await ctx.main.create_thread(ASK, headers=context_headers(meta))
-        )
+        found.headers_only.append(await ctx.main.create_thread(ASK, headers=context_headers(meta)))
 
     jobs = [body_turns() for _ in range(ctx.target.repeat)]
     jobs += [header_turn() for _ in range(ctx.target.repeat)]
