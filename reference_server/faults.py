@@ -23,6 +23,7 @@ class Fault(StrEnum):
     IGNORE_KID = "ignore-kid"
     SHARED_THREADS = "shared-threads"
     TRUST_USER_HEADER = "trust-user-header"
+    OWN_TOKENS_ONLY = "own-tokens-only"
     BUFFERED_STREAM = "buffered-stream"
     GZIP_STREAM = "gzip-stream"
     NO_CACHE_HEADERS = "no-cache-headers"
@@ -77,6 +78,8 @@ DESCRIPTIONS: dict[Fault, str] = {
     "delete anyone's thread",
     Fault.TRUST_USER_HEADER: "the user id is taken from the X-User-ID header when present, "
     "overriding the token's subject",
+    Fault.OWN_TOKENS_ONLY: "accepts only HS256 tokens signed with its own secret (mint one with "
+    "--fault own-tokens-only --dev-token SUB); it trusts no other issuer, whatever it is told",
     Fault.BUFFERED_STREAM: "the whole SSE body is collected and sent at once at the end",
     Fault.GZIP_STREAM: "the event stream is gzip-compressed (Content-Encoding: gzip) and "
     "arrives in one piece",
