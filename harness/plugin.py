@@ -13,6 +13,7 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -259,9 +260,12 @@ def chatkit_started(request: pytest.FixtureRequest) -> Iterator[OwnedTarget | No
     try:
         owned.start()
     except LaunchError as exc:
-        raise TargetUnreachable(f"--start: {exc}") from None
+        raise TargetUnreachable(str(exc)) from None
     yield owned
     owned.stop()
+    artifacts = request.config.getoption("chatkit_artifacts", None)
+    if artifacts:
+        owned.write_log(Path(artifacts))
 
 
 @pytest.fixture(scope="session")
@@ -395,7 +399,11 @@ async def chatkit_engine(
             # B is the test issuer's user: whether the deployment trusts the issuer is a
             # precondition the auth checks judge (blocked), not a reason to stop the run.
             b = None
-    await preflight.check_list(chatkit_client, chatkit_target, issuer, b)
+    try:
+        await preflight.check_list(chatkit_client, chatkit_target, issuer, b)
+    except TargetUnreachable:
+        _owned_alive(ctx)  # a backend that died explains the unreachable target better
+        raise
     engine = Engine(ctx, concurrency=chatkit_target.concurrency)
     engine.start({"first-turn", *planned_probes(request.session)})
     try:
@@ -421,12 +429,28 @@ class Evidence:
 async def evidence(request: pytest.FixtureRequest, chatkit_engine: Engine) -> Evidence:
     """The evidence of the current check's declared probes; no check is judged before the
     preflight's threads.create has shown the credential is accepted."""
-    first = await chatkit_engine.get("first-turn")
     ctx = chatkit_engine.ctx
-    preflight.check_create(first, ctx.main, ctx.target, ctx.issuer)
-    spec = spec_of(request.node)
-    names = spec.probes if spec is not None else ()
-    return Evidence({name: await chatkit_engine.get(name) for name in names})
+    try:
+        first = await chatkit_engine.get("first-turn")
+        preflight.check_create(first, ctx.main, ctx.target, ctx.issuer)
+        spec = spec_of(request.node)
+        names = spec.probes if spec is not None else ()
+        values = {name: await chatkit_engine.get(name) for name in names}
+    except TargetUnreachable:
+        _owned_alive(ctx)  # a backend that died explains the unreachable target better
+        raise
+    _owned_alive(ctx)
+    return Evidence(values)
+
+
+def _owned_alive(ctx: ProbeContext) -> None:
+    """With --start: the started backend still runs, else exit 2 with its last lines."""
+    if ctx.owned is None:
+        return
+    try:
+        ctx.owned.check_alive()
+    except LaunchError as exc:
+        raise TargetUnreachable(str(exc)) from None
 
 
 # -- outcomes ------------------------------------------------------------------------------
