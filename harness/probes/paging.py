@@ -91,22 +91,37 @@ def _pager(ctx: ProbeContext) -> ChatKitClient:
 
 @probe("paging")
 async def paging(ctx: ProbeContext) -> Paging:
+    """The item thread's turns and the other threads are made side by side (the turns are
+    the long chain), then both lists are walked."""
     c = _pager(ctx)
-    threads: list[RecordedStream] = []
-    for start in range(0, THREADS, 4):
-        batch = range(start, min(start + 4, THREADS))
-        threads += await asyncio.gather(*(c.create_thread(f"paging thread {n}") for n in batch))
+
+    async def item_chain() -> list[RecordedStream]:
+        turns = [await c.create_thread("paging thread 0")]
+        tid = turns[0].thread_id
+        if tid is None or turns[0].status != 200:
+            return turns
+        for n in range(TURNS - 1):
+            turns.append(await c.add_user_message(tid, f"paging turn {n}"))
+        return turns
+
+    async def others() -> list[RecordedStream]:
+        made: list[RecordedStream] = []
+        for start in range(1, THREADS, 5):
+            batch = range(start, min(start + 5, THREADS))
+            made += await asyncio.gather(*(c.create_thread(f"paging thread {n}") for n in batch))
+        return made
+
+    turns, rest = await asyncio.gather(item_chain(), others())
+    threads = [turns[0], *rest]
+    tid = turns[0].thread_id if turns[0].status == 200 else None
     walks = [await walk(o, _threads(c, o)) for o in ("asc", "desc")]
-    tid = next((r.thread_id for r in threads if r.thread_id and r.status == 200), None)
-    turns: list[RecordedStream] = []
     item_walks: list[Walk] = []
     bad_items = None
     if tid is not None:
-        turns.append(threads[[r.thread_id for r in threads].index(tid)])
-        for n in range(TURNS - 1):
-            turns.append(await c.add_user_message(tid, f"paging turn {n}"))
         item_walks = [await walk(o, _items(c, tid, o)) for o in ("asc", "desc")]
         bad_items = await c.list_items(tid, limit=PAGE, after="msg_harness_not_a_cursor")
+    else:
+        turns = []
     bad_threads = await c.list_threads(limit=PAGE, after="thr_harness_not_a_cursor")
     if c is ctx.main:  # leave user A's list as it was
         await asyncio.gather(*(c.delete_thread(t) for t in {r.thread_id for r in threads} if t))
