@@ -21,13 +21,20 @@ import pytest_asyncio
 
 from harness import __version__
 from harness.auth.issuer import IssuerKeyError, TestIssuer, issuer_for
-from harness.engine import preflight
+from harness.engine import hints, preflight
 from harness.engine.context import ProbeContext
 from harness.engine.plan import Engine
 from harness.glass.box import GlassBox, StubUnreachable
 from harness.protocol.client import ChatKitClient, TargetUnreachable
 from harness.registry import Level, matches, spec_of
-from harness.report.results import CheckFailure, CheckResult, Outcome, RunResult, parse_skip
+from harness.report.results import (
+    CheckFailure,
+    CheckResult,
+    Outcome,
+    RunResult,
+    parse_skip,
+    take_notes,
+)
 from harness.target.config import ConfigError, Target, load_target
 from harness.target.launch import Launched, LaunchError, start_reference_server
 from harness.target.owned import OwnedTarget
@@ -120,6 +127,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--chatkit-strict", action="store_true", help="SHOULD failures fail the run too"
     )
     group.addoption(
+        "--chatkit-interface",
+        choices=hints.INTERFACES,
+        default=hints.PYTEST,
+        help="how the run was started: option names in hints follow it (the CLI passes cli)",
+    )
+    group.addoption(
         "--chatkit-fault",
         action="append",
         default=[],
@@ -129,6 +142,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "chatkit_check(spec): a chatkit-harness check")
+    hints.configure(config)
     if not config.pluginmanager.has_plugin(COLLECTOR_NAME):
         config.pluginmanager.register(ResultCollector(config), COLLECTOR_NAME)
 
@@ -382,7 +396,15 @@ async def chatkit_engine(
     ctx.extras["config"] = request.config
     ctx.extras["issuer_getter"] = lambda: request.getfixturevalue("chatkit_issuer")
     ctx._main = chatkit_client
-    await preflight.check_list(chatkit_client, chatkit_target, issuer, chatkit_target.identity("b"))
+    b = chatkit_target.identity("b")
+    if b is not None and issuer is not None and not chatkit_target.bundled:
+        from harness.auth.probing import signed_by
+
+        if signed_by(b.token, issuer):
+            # B is the test issuer's user: whether the deployment trusts the issuer is a
+            # precondition the auth checks judge (blocked), not a reason to stop the run.
+            b = None
+    await preflight.check_list(chatkit_client, chatkit_target, issuer, b)
     engine = Engine(ctx, concurrency=chatkit_target.concurrency)
     engine.start({"first-turn", *planned_probes(request.session)})
     try:
@@ -428,6 +450,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if spec is None:
         return report
     report.user_properties.append(("chatkit_id", spec.id))
+    notes = take_notes()  # a pass's condition (results.note), said during the call
+    if notes and report.when == "call":
+        report.user_properties.append(("chatkit_note", "; ".join(notes)))
     exc = call.excinfo.value if call.excinfo is not None else None
     if isinstance(exc, HARNESS_ERRORS):
         report.user_properties.append(("chatkit_harness_error", str(exc)))
@@ -539,6 +564,8 @@ class ResultCollector:
             result.message = str(props["chatkit_harness_error"])
         elif "chatkit_error" in props:
             result.message = str(props["chatkit_error"])
+        elif result.outcome is Outcome.PASS and "chatkit_note" in props:
+            result.message = str(props["chatkit_note"])
         elif result.outcome is Outcome.ERROR:
             crash = getattr(report.longrepr, "reprcrash", None)
             result.message = str(getattr(crash, "message", "") or report.longreprtext)[:500]

@@ -189,6 +189,7 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
         self.converter = _Converter(store, drop_attachments=cfg.has(Fault.ATTACHMENT_NOT_IN_PROMPT))
         # cancel-locks-thread fault: threads with a reply under way (never cleared on a stop).
         self.generating: set[str] = set()
+        self.renamed: set[str] = set()  # get-thread-500-after-rename: threads.update saw these
         # No tracing export: the offline model must not reach any network.
         set_tracing_disabled(True)
 
@@ -608,6 +609,13 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
             # Returns the stored metadata and forgets to load the items.
             thread = await self.store.load_thread(request.params.thread_id, context)
             return self._serialize(self._to_thread_response(thread))
+        if cfg.has(Fault.GET_THREAD_500_AFTER_RENAME):
+            if isinstance(request, ThreadsUpdateReq):
+                self.renamed.add(request.params.thread_id)
+            elif (
+                isinstance(request, ThreadsGetByIdReq) and request.params.thread_id in self.renamed
+            ):
+                raise RuntimeError("cannot serialise the stored thread object")
         if cfg.has(Fault.NO_TITLE_SAVE) and isinstance(request, ThreadsUpdateReq):
             thread = await self.store.load_thread(request.params.thread_id, context)
             thread.title = request.params.title

@@ -23,6 +23,7 @@ class Fault(StrEnum):
     IGNORE_KID = "ignore-kid"
     SHARED_THREADS = "shared-threads"
     TRUST_USER_HEADER = "trust-user-header"
+    OWN_TOKENS_ONLY = "own-tokens-only"
     BUFFERED_STREAM = "buffered-stream"
     GZIP_STREAM = "gzip-stream"
     NO_CACHE_HEADERS = "no-cache-headers"
@@ -85,6 +86,10 @@ class Fault(StrEnum):
     CLOSED_THREAD_ACCEPTS = "closed-thread-accepts"
     CHAT_ONLY = "chat-only"
     CHAT_ONLY_500 = "chat-only-500"
+    REFUSE_ALL = "refuse-all"
+    EVENTUAL_WRITES = "eventual-writes"
+    GET_THREAD_500_AFTER_RENAME = "get-thread-500-after-rename"
+    HEADER_NAME_ONLY = "header-name-only"
 
     @property
     def description(self) -> str:
@@ -108,6 +113,8 @@ DESCRIPTIONS: dict[Fault, str] = {
     "delete anyone's thread",
     Fault.TRUST_USER_HEADER: "the user id is taken from the X-User-ID header when present, "
     "overriding the token's subject",
+    Fault.OWN_TOKENS_ONLY: "accepts only HS256 tokens signed with its own secret (mint one with "
+    "--fault own-tokens-only --dev-token SUB); it trusts no other issuer, whatever it is told",
     Fault.BUFFERED_STREAM: "the whole SSE body is collected and sent at once at the end",
     Fault.GZIP_STREAM: "the event stream is gzip-compressed (Content-Encoding: gzip) and "
     "arrives in one piece",
@@ -205,6 +212,14 @@ DESCRIPTIONS: dict[Fault, str] = {
     Fault.CHAT_ONLY: "only chat: every other request type is answered 501 and no keyword "
     "feature is on",
     Fault.CHAT_ONLY_500: "only chat, and every other request type is answered 500",
+    Fault.REFUSE_ALL: "every request gets 401, whatever credential it carries (an identity "
+    "provider that no longer knows the harness's user; correct otherwise)",
+    Fault.EVENTUAL_WRITES: "assistant items are written by a background task 300 ms after "
+    "they were streamed (a write queue): items.list lags behind the stream",
+    Fault.GET_THREAD_500_AFTER_RENAME: "threads.get_by_id answers 500 for any thread renamed "
+    "with threads.update (a store that keeps the SDK's full thread object)",
+    Fault.HEADER_NAME_ONLY: "of the context headers only X-User-Name is read; X-Page-Title, "
+    "X-Page-Url and X-Page-Context are dropped",
 }
 
 
