@@ -48,7 +48,7 @@ def _attachment_problem(value: object) -> str | None:
 )
 def test_lifecycle(evidence) -> None:
     ev: Attachments = evidence["attachments"]
-    _offered(ev)
+    require_offered(ev.first.created, "attachments", ROOT)
     created = json_ok(ev.first.created, "attachments.create")
     problem = _attachment_problem(created)
     if problem or not obj(created.get("upload_descriptor")).get("url"):

@@ -283,19 +283,19 @@ class ChatKitClient:
         h = self.headers_for(who, headers, streaming=True)
         target = url or self.url
         rec, reused = await self._stream_once(
-            self._http, RecordedStream(request_type, body, h, target)
+            self._http, RecordedStream(request_type, body, h, target), stop_after_deltas
         )
-        if reused and _dropped(rec):
+        if reused and _dropped(rec) and not rec.cancelled:
             self._mark_retried(rec)
             async with self._fresh() as http:
                 rec, _ = await self._stream_once(
-                    http, RecordedStream(request_type, body, h, target)
+                    http, RecordedStream(request_type, body, h, target), stop_after_deltas
                 )
         self._observe(rec)
         return rec
 
     async def _stream_once(
-        self, http: httpx.AsyncClient, rec: RecordedStream
+        self, http: httpx.AsyncClient, rec: RecordedStream, stop_after_deltas: int | None = None
     ) -> tuple[RecordedStream, bool]:
         """One attempt; also says whether it went out on a reused (pooled) connection."""
         parser = SSEParser()
