@@ -45,7 +45,10 @@ def pytest_args(
         "cli",
     ]
     for name, value in options.items():
-        if value is not None:
+        if isinstance(value, list):  # a repeatable option (--trigger)
+            for one in value:
+                args += [f"--chatkit-{name}", str(one)]
+        elif value is not None:
             args += [f"--chatkit-{name}", str(value)]
     for h in headers:
         args += ["--chatkit-header", h]
