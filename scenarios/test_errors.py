@@ -50,7 +50,8 @@ def _has_message(resp: JsonResponse) -> bool:
     data = resp.json
     if isinstance(data, dict):
         return any(
-            isinstance(data.get(k), (str, dict)) and data.get(k)
+            # FastAPI's own 422 says why in a list: {"detail": [{"msg": ...}]}
+            isinstance(data.get(k), (str, dict, list)) and data.get(k)
             for k in ("error", "detail", "message")
         )
     return bool(resp.body.strip())
