@@ -23,6 +23,7 @@ from harness.target.launch import Launched, LaunchError, start_reference_server
 WARM_TURNS = 3
 JSON_ROUNDS = 3
 SAY_HI = "Say hi."
+RESTART_TIMEOUT = 60.0  # a fresh bundled server started alone, on a possibly loaded machine
 
 
 @dataclass
@@ -103,7 +104,6 @@ class ColdStartUnavailable:
 
     reason: str
     launch_error: str | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def _launcher(ctx: ProbeContext) -> tuple[Callable[[], Launched], str, bool] | None:
@@ -112,20 +112,22 @@ def _launcher(ctx: ProbeContext) -> tuple[Callable[[], Launched], str, bool] | N
 
     config = ctx.extras.get("config")
     target = ctx.target
-    if target.bundled and config is not None:
+    if target.bundled and config is not None and ctx.issuer is not None:
+        args = bundled_args(config, ctx.issuer)
+        env = ctx.glass.env() if ctx.glass is not None else {}
         spare = config.stash.get(COLD_SPARE_KEY, None)
-        if spare is not None:
-            # Started beside the main server by the plugin: its ~2 s start-up overlapped
-            # the main one's, and the probe times the first turn, not the start.
-            return spare.result, "a fresh bundled reference server", True
-        if ctx.issuer is not None:
-            args = bundled_args(config, ctx.issuer)
-            env = ctx.glass.env() if ctx.glass is not None else {}
-            return (
-                lambda: start_reference_server(args, env=env),
-                "a fresh bundled reference server",
-                True,
-            )
+
+        def launch() -> Launched:
+            if spare is not None:
+                # Started beside the main server by the plugin: its ~2 s start-up overlapped
+                # the main one's, and the probe times the first turn, not the start.
+                try:
+                    return spare.result()
+                except LaunchError:
+                    pass  # two start-ups at once on a loaded box: one more, alone, below
+            return start_reference_server(args, env=env, timeout=RESTART_TIMEOUT)
+
+        return launch, "a fresh bundled reference server", True
     if ctx.owned is not None:
         # The run's own process, restarted: it serves the rest of the run.
         return ctx.owned.restart, "the --start command, restarted", False
