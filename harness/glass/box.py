@@ -84,8 +84,16 @@ class GlassBox:
         return self.stub is not None
 
     def env(self) -> dict[str, str]:
-        """What a target the harness starts needs to use this stub as its model."""
-        return {"OPENAI_BASE_URL": self.base_url, "OPENAI_API_KEY": STUB_API_KEY}
+        """What a target the harness starts needs to use this stub as its model.
+
+        Tracing off: the Agents SDK otherwise exports every run's trace (the prompts included)
+        to OpenAI's servers, with the stub's fake key, from a run meant to stay on 127.0.0.1.
+        """
+        return {
+            "OPENAI_BASE_URL": self.base_url,
+            "OPENAI_API_KEY": STUB_API_KEY,
+            "OPENAI_AGENTS_DISABLE_TRACING": "1",
+        }
 
     # -- recordings -------------------------------------------------------------------------
 
