@@ -291,8 +291,8 @@ def chatkit_target(request: pytest.FixtureRequest, chatkit_bundled: Launched | N
         target = replace(
             target,
             url=chatkit_bundled.url,
-            token=issuer.mint("alice", name="Alice"),
-            token_b=issuer.mint("bob", name="Bob"),
+            token=issuer.mint("alice"),
+            token_b=issuer.mint("bob"),
             bundled=True,
         )
     else:
@@ -303,11 +303,11 @@ def chatkit_target(request: pytest.FixtureRequest, chatkit_bundled: Launched | N
             from dataclasses import replace
 
             issuer = request.getfixturevalue("chatkit_issuer")
-            minted_a = None if target.token_command else issuer.mint("alice", name="Alice")
+            minted_a = None if target.token_command else issuer.mint("alice")
             target = replace(
                 target,
                 token=target.token or minted_a,
-                token_b=target.token_b or issuer.mint("bob", name="Bob"),
+                token_b=target.token_b or issuer.mint("bob"),
             )
     return target
 
