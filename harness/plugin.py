@@ -174,6 +174,7 @@ def chatkit_issuer(request: pytest.FixtureRequest) -> Iterator[TestIssuer]:
 
 
 COLD_SPARE_KEY = pytest.StashKey["concurrent.futures.Future[Launched]"]()
+GLASS_BOX_KEY = pytest.StashKey[GlassBox]()
 
 
 def bundled_args(config: pytest.Config, issuer: TestIssuer) -> list[str]:
@@ -201,9 +202,11 @@ def chatkit_model_stub(request: pytest.FixtureRequest) -> Iterator[GlassBox | No
         raise TargetUnreachable(f"bad configuration: {exc}") from None
     if target.model_stub_url:
         try:
-            yield GlassBox.connect(target.model_stub_url)
+            remote = GlassBox.connect(target.model_stub_url)
         except StubUnreachable as exc:
             raise TargetUnreachable(str(exc)) from None
+        request.config.stash[GLASS_BOX_KEY] = remote
+        yield remote
         return
     if not target.model_stub:
         yield None
@@ -212,6 +215,7 @@ def chatkit_model_stub(request: pytest.FixtureRequest) -> Iterator[GlassBox | No
         box = GlassBox.start()
     except (OSError, RuntimeError) as exc:
         raise TargetUnreachable(f"cannot start the model stub: {exc}") from None
+    request.config.stash[GLASS_BOX_KEY] = box  # the collector asks it at the end of the run
     yield box
     box.stop()
 
@@ -467,3 +471,8 @@ class ResultCollector:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.run.duration = time.monotonic() - self._started
+        # A run that judged nothing is not healthy: the gate is set up wrong (exit 2).
+        box = self.config.stash.get(GLASS_BOX_KEY, None)
+        if box is not None and not self.run.harness_error:
+            self.run.harness_error = box.idle_problem(self.run.results)
+        self.run.harness_error = self.run.harness_error or self.run.nothing_ran()
