@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,22 +31,11 @@ from typing import Any
 import pytest
 
 from harness.protocol.client import Exchange, JsonResponse, RecordedStream
-from harness.report.redact import redact_header, redact_text
+from harness.report.redact import mask_bytes, redact_header, redact_text
 
 ARTIFACTS_KEY = pytest.StashKey["ExchangeLog"]()
 
-_JWT = re.compile(rb"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
-_BEARER = re.compile(rb"(?i)(bearer\s+)([A-Za-z0-9._~+/=-]+)")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def mask_bytes(data: bytes, secrets: Iterable[str] = ()) -> bytes:
-    """``data`` with every secret (and any bearer token or JWT) overwritten, length kept."""
-    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        raw = secret.encode()
-        data = data.replace(raw, b"*" * len(raw))
-    data = _BEARER.sub(lambda m: m.group(1) + b"*" * len(m.group(2)), data)
-    return _JWT.sub(lambda m: b"*" * len(m.group(0)), data)
 
 
 def secrets_sent(ex: Exchange) -> list[str]:
