@@ -74,6 +74,10 @@ TARGET_OPTIONS: dict[str, tuple[str, str]] = {
         "model_stub_url",
         "read the model stub you run for your deployment (chatkit-harness model-stub)",
     ),
+    "inference-options": (
+        "inference_options",
+        "JSON sent as inference_options of every user message, e.g. '{\"model\": \"gpt-4.1\"}'",
+    ),
 }
 # Options that are switches: alone they mean "on"; they still take an optional value, so the
 # CLI can pass them on as --chatkit-NAME true.

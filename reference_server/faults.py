@@ -50,6 +50,7 @@ class Fault(StrEnum):
     CONTEXT_ON_CREATE_ONLY = "context-on-create-only"
     UNINDEXED_LIST = "unindexed-list"
     NO_BODY_LIMIT = "no-body-limit"
+    HISTORY_ONLY_WITH_MODEL = "history-only-with-model"
 
     @property
     def description(self) -> str:
@@ -120,6 +121,9 @@ DESCRIPTIONS: dict[Fault, str] = {
     "without an index",
     Fault.NO_BODY_LIMIT: "no request body size limit: a 2 MiB body is parsed and answered, "
     "never refused with 413",
+    Fault.HISTORY_ONLY_WITH_MODEL: "history is loaded only when the user message's "
+    "inference_options.model is set (a mode picked in the composer); otherwise only the new "
+    "message reaches the agent",
 }
 
 

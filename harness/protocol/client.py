@@ -251,6 +251,13 @@ class ChatKitClient:
         self, type_: str, params: Mapping[str, Any], metadata: Mapping[str, Any] | None = None
     ) -> bytes:
         env: dict[str, Any] = {"type": type_, "params": dict(params)}
+        inp = env["params"].get("input")
+        if self.target.inference_options and isinstance(inp, dict):
+            # Every user message, whoever built it, carries the configured options (the
+            # composer's model picker): a request that set its own keeps them.
+            options = inp.get("inference_options") or {}
+            merged = {**self.target.inference_options, **options}
+            env["params"]["input"] = {**inp, "inference_options": merged}
         if metadata is not None:
             env["metadata"] = dict(metadata)
         return json.dumps(env).encode()

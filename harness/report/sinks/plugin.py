@@ -241,7 +241,8 @@ class ReportPlugin:
         terminalreporter.section("chatkit-harness")
         if run.harness_error:
             error = redact_text(run.harness_error, sorted(self.log.secrets))
-            terminalreporter.line(f"✗ chatkit-harness could not judge the target: {error}", red=True)
+            line = f"✗ chatkit-harness could not judge the target: {error}"
+            terminalreporter.line(line, red=True)
         for r in run.results:
             if r.outcome is Outcome.BASELINED:
                 terminalreporter.line(f"~ {r.id}: known failure ({r.baseline_reason})")
