@@ -76,7 +76,7 @@ TARGET_OPTIONS: dict[str, tuple[str, str]] = {
     ),
     "inference-options": (
         "inference_options",
-        "JSON sent as inference_options of every user message, e.g. '{\"model\": \"gpt-4.1\"}'",
+        'JSON sent as inference_options of every user message, e.g. \'{"model": "gpt-4.1"}\'',
     ),
 }
 # Options that are switches: alone they mean "on"; they still take an optional value, so the

@@ -84,10 +84,8 @@ def test_documented_job_runs_the_glass_checks(tmp_path: Path) -> None:
     job = documented_job()
     ports = {"8000": str(free_port()), "8787": str(free_port()), "8765": str(free_port())}
 
-    def local(text: str) -> str:
-        for fixed, free in ports.items():
-            text = text.replace(fixed, free)
-        return text
+    def local(text: str) -> str:  # one pass: a free port may contain a fixed one's digits
+        return re.sub(r"\b(8000|8787|8765)\b", lambda m: ports[m.group(1)], text)
 
     steps = {s["name"]: s for s in job["steps"] if "name" in s}
     start = steps["Start the model stub and the backend"]["run"]

@@ -39,8 +39,7 @@ MARKER_PATTERN = DEFAULT_MARKER_PATTERN + r"|\b[a-z]+-[a-z]+-[0-9a-f]{4}\b"
 
 
 NOT_POINTED = (
-    "the model stub received no model request: the backend is not pointed at it "
-    "(OPENAI_BASE_URL)"
+    "the model stub received no model request: the backend is not pointed at it (OPENAI_BASE_URL)"
 )
 
 

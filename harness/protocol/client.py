@@ -79,6 +79,9 @@ class Exchange:
     elapsed: float = 0.0
     transport_error: str | None = None  # reset, timeout, protocol error mid-way
     truncated: bool = False  # the body cap was hit
+    # Where the artifacts keep the request body, when it is too long for a repro's command
+    # line (set by the run's exchange log as the exchange is recorded).
+    request_body_file: str | None = None
 
     def header(self, name: str) -> str | None:
         name = name.lower()

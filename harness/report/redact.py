@@ -203,14 +203,33 @@ def redact_header(name: str, value: str) -> str:
     return redact_text(value)
 
 
+# Longer request bodies are never printed in a repro (and never cut: a cut body is another
+# request, malformed JSON as often as not); the artifacts folder keeps them as a file.
+REPRO_BODY_LIMIT = 2000
+
+
 def curl_command(ex: Exchange) -> str:
-    """A copy-paste repro; the token stays as ``***`` for the user to fill in."""
+    """A copy-paste repro; the token stays as ``***`` for the user to fill in.
+
+    A body longer than :data:`REPRO_BODY_LIMIT` is sent from its file in the artifacts folder
+    (``--data-binary @FILE``); without ``--artifacts`` the line says the body was too long to
+    print instead of sending a different one.
+    """
     parts = ["curl", "-N" if ex.request_type.startswith("threads.") else "-s", "-X", "POST"]
     parts.append(shlex.quote(ex.url))
     for k, v in ex.request_headers.items():
         parts += ["-H", shlex.quote(f"{k}: {redact_header(k, v)}")]
-    body = ex.request_body.decode("utf-8", errors="replace")
-    if len(body) > 2000:
-        body = body[:2000] + "..."
-    parts += ["--data-raw", shlex.quote(redact_text(body))]
+    body = ex.request_body
+    if len(body) <= REPRO_BODY_LIMIT:
+        text = body.decode("utf-8", errors="replace")
+        parts += ["--data-raw", shlex.quote(redact_text(text))]
+    elif ex.request_body_file:
+        parts += ["--data-binary", shlex.quote("@" + ex.request_body_file)]
+    else:
+        parts += [
+            "--data-binary",
+            "@request-body",
+            f"# the {len(body)}-byte request body is too long to print: run with --artifacts "
+            "DIR for a repro that sends it from a file",
+        ]
     return " ".join(parts)
