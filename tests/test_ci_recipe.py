@@ -9,6 +9,7 @@ installed here already, and tests/test_wheel.py installs it from a built wheel.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -116,10 +117,8 @@ def test_documented_job_runs_the_glass_checks(tmp_path: Path) -> None:
             timeout=900,
         )
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(starter.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     report = json.loads((tmp_path / "chatkit.json").read_text())
     outcomes = {c["id"]: c["outcome"] for c in report["checks"]}
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr

@@ -30,9 +30,7 @@ def test_every_user_message_carries_the_options() -> None:
     target = Target(url="http://127.0.0.1:9/chatkit", inference_options=OPTIONS)
     created = _sent(target, "threads.create", {"input": user_input("hi")})
     assert created["input"]["inference_options"] == OPTIONS
-    added = _sent(
-        target, "threads.add_user_message", {"thread_id": "t", "input": user_input("hi")}
-    )
+    added = _sent(target, "threads.add_user_message", {"thread_id": "t", "input": user_input("hi")})
     assert added["input"]["inference_options"] == OPTIONS
     # A request that sets its own option keeps it; others are filled in.
     own = user_input("hi")
@@ -44,7 +42,8 @@ def test_every_user_message_carries_the_options() -> None:
 
 
 def test_default_is_empty_options() -> None:
-    body = _sent(Target(url="http://127.0.0.1:9/chatkit"), "threads.create", {"input": user_input("x")})
+    target = Target(url="http://127.0.0.1:9/chatkit")
+    body = _sent(target, "threads.create", {"input": user_input("x")})
     assert body["input"]["inference_options"] == {}
 
 
