@@ -115,7 +115,8 @@ STUB_KILLS: dict[str, frozenset[str]] = {
 PROVEN_ELSEWHERE: dict[str, str] = {
     "sse.edge-vs-origin": "nginx default proxy_buffering (fixtures/proxies/nginx-buffered.conf)",
     "browser.script-loads": "pages no-script, wrong-cdn-url, csp-blocks-cdn (fixtures/pages)",
-    "browser.upgrade-before-use": "page render-before-defined (fixtures/pages)",
+    "browser.upgrade-before-use": "page render-before-defined (fixtures/pages), Next.js route "
+    "/late-script (fixtures/nextjs)",
     "browser.fetch-auth": "page no-auth-header (fixtures/pages)",
     "browser.fetch-metadata": "page no-metadata (fixtures/pages)",
     "browser.page-context-accurate": "page wrong-page-context (fixtures/pages)",
