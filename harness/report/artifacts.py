@@ -40,12 +40,17 @@ ARTIFACTS_KEY = pytest.StashKey["ExchangeLog"]()
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+AUTH_SCHEMES = frozenset({"bearer", "basic", "digest", "token"})
+
+
 def secrets_sent(ex: Exchange) -> list[str]:
     """The credentials a request carried: redacted everywhere from then on."""
     found = []
     for name, value in ex.request_headers.items():
         lower = name.lower()
         if lower in ("authorization", "proxy-authorization"):
+            if value.strip().lower() in AUTH_SCHEMES:
+                continue  # a scheme with no credential (a malformed-token probe) hides nothing
             found.append(value.split(" ", 1)[1].strip() if " " in value else value)
         elif lower in ("cookie", "x-api-key", "api-key"):
             found.append(value)
