@@ -87,6 +87,10 @@ TARGET_OPTIONS: dict[str, tuple[str, str]] = {
         "model_stub_url",
         "read the model stub you run for your deployment (chatkit-harness model-stub)",
     ),
+    "inference-options": (
+        "inference_options",
+        'JSON sent as inference_options of every user message, e.g. \'{"model": "gpt-4.1"}\'',
+    ),
     "trigger": (
         "triggers",
         "FEATURE=PROMPT: a message that makes the deployment show a feature (repeatable; "
@@ -203,6 +207,7 @@ def chatkit_issuer(request: pytest.FixtureRequest) -> Iterator[TestIssuer]:
 
 
 COLD_SPARE_KEY = pytest.StashKey["concurrent.futures.Future[Launched]"]()
+GLASS_BOX_KEY = pytest.StashKey[GlassBox]()
 
 
 def bundled_args(config: pytest.Config, issuer: TestIssuer) -> list[str]:
@@ -230,9 +235,11 @@ def chatkit_model_stub(request: pytest.FixtureRequest) -> Iterator[GlassBox | No
         raise TargetUnreachable(f"bad configuration: {exc}") from None
     if target.model_stub_url:
         try:
-            yield GlassBox.connect(target.model_stub_url)
+            remote = GlassBox.connect(target.model_stub_url)
         except StubUnreachable as exc:
             raise TargetUnreachable(str(exc)) from None
+        request.config.stash[GLASS_BOX_KEY] = remote
+        yield remote
         return
     if not target.model_stub:
         yield None
@@ -241,6 +248,7 @@ def chatkit_model_stub(request: pytest.FixtureRequest) -> Iterator[GlassBox | No
         box = GlassBox.start()
     except (OSError, RuntimeError) as exc:
         raise TargetUnreachable(f"cannot start the model stub: {exc}") from None
+    request.config.stash[GLASS_BOX_KEY] = box  # the collector asks it at the end of the run
     yield box
     box.stop()
 
@@ -323,8 +331,8 @@ def chatkit_target(request: pytest.FixtureRequest, chatkit_bundled: Launched | N
         target = replace(
             target,
             url=chatkit_bundled.url,
-            token=issuer.mint("alice", name="Alice"),
-            token_b=issuer.mint("bob", name="Bob"),
+            token=issuer.mint("alice"),
+            token_b=issuer.mint("bob"),
             bundled=True,
         )
     else:
@@ -335,11 +343,11 @@ def chatkit_target(request: pytest.FixtureRequest, chatkit_bundled: Launched | N
             from dataclasses import replace
 
             issuer = request.getfixturevalue("chatkit_issuer")
-            minted_a = None if target.token_command else issuer.mint("alice", name="Alice")
+            minted_a = None if target.token_command else issuer.mint("alice")
             target = replace(
                 target,
                 token=target.token or minted_a,
-                token_b=target.token_b or issuer.mint("bob", name="Bob"),
+                token_b=target.token_b or issuer.mint("bob"),
             )
     return target
 
@@ -596,3 +604,8 @@ class ResultCollector:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.run.duration = time.monotonic() - self._started
+        # A run that judged nothing is not healthy: the gate is set up wrong (exit 2).
+        box = self.config.stash.get(GLASS_BOX_KEY, None)
+        if box is not None and not self.run.harness_error:
+            self.run.harness_error = box.idle_problem(self.run.results)
+        self.run.harness_error = self.run.harness_error or self.run.nothing_ran()

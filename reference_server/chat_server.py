@@ -330,7 +330,11 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
         items = await self._thread_items(thread, context)
         options = self._options(input_user_message, items)
         extra_lines: list[str] = []
-        if cfg.has(Fault.NO_HISTORY):
+        if cfg.has(Fault.NO_HISTORY) or (
+            cfg.has(Fault.HISTORY_ONLY_WITH_MODEL)
+            and not (input_user_message and input_user_message.inference_options.model)
+        ):
+            # HISTORY_ONLY_WITH_MODEL: a "chat with memory" mode chosen from the model picker.
             items = [input_user_message] if input_user_message else []
         elif cfg.has(Fault.DUPLICATE_LAST_MESSAGE) and input_user_message:
             items = [*items, input_user_message]

@@ -51,6 +51,7 @@ class Fault(StrEnum):
     CONTEXT_ON_CREATE_ONLY = "context-on-create-only"
     UNINDEXED_LIST = "unindexed-list"
     NO_BODY_LIMIT = "no-body-limit"
+    HISTORY_ONLY_WITH_MODEL = "history-only-with-model"
     # The rest of the protocol: cancellation, paging, retry, feedback, attachments, client
     # tools, structured input, widgets and actions, transcription, inference options, the
     # tier-2 stream events, thread status, and deployments that offer only chat.
@@ -162,6 +163,9 @@ DESCRIPTIONS: dict[Fault, str] = {
     "without an index",
     Fault.NO_BODY_LIMIT: "no request body size limit: a 2 MiB body is parsed and answered, "
     "never refused with 413",
+    Fault.HISTORY_ONLY_WITH_MODEL: "history is loaded only when the user message's "
+    "inference_options.model is set (a mode picked in the composer); otherwise only the new "
+    "message reaches the agent",
     Fault.NO_CANCEL_OPTION: "streams announce stream_options.allow_cancel false (no stop button)",
     Fault.CANCEL_DROPS_PARTIAL: "a cancelled stream stores nothing: the partial reply and the "
     "SDK's hidden 'cancelled' item are lost (cleanup cancelled with the request)",

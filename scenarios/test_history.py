@@ -22,7 +22,9 @@ PITFALL = (
 FIX = (
     "In respond(), load the thread's items (store.load_thread_items(thread.id, None, 20, "
     "'desc'), reversed), convert them with simple_to_agent_input and run the agent on that list; "
-    "the new message is already stored, do not append it twice."
+    "the new message is already stored, do not append it twice. If history is loaded only "
+    "under some inference options (a model or tool picked in the composer), load it on every "
+    'path, or test that path with --inference-options \'{"model": "..."}\'.'
 )
 REF = "seed: Common Pitfalls 'History not in prompt'; openai/chatkit-python#23"
 

@@ -67,6 +67,10 @@ def prepare(name: str) -> Path:
     src = FIXTURES / name
     work = CACHE / f"{name}-fixture"
     work.mkdir(parents=True, exist_ok=True)
+    wanted = {path.relative_to(src) for path in _sources(src)}
+    for old in list(_sources(work)):  # a source moved or removed since the last copy
+        if old.relative_to(work) not in wanted and not old.name.startswith("."):
+            old.unlink()
     for path in _sources(src):
         dest = work / path.relative_to(src)
         dest.parent.mkdir(parents=True, exist_ok=True)

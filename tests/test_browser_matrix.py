@@ -165,3 +165,20 @@ def test_nextjs_token_in_storage_fails_the_cookie_check(stack: FixtureStack, nex
     results = run_checks(nextjs_options(stack, nextjs + "token-in-storage"))
     assert broken(results) == {"proxy.httponly-cookie"}, summary(results)
     assert "localStorage" in results["proxy.httponly-cookie"]["actual"]
+
+
+@needs_npm
+def test_nextjs_late_script_without_guard_fails_upgrade_before_use(
+    stack: FixtureStack, nextjs: str
+) -> None:
+    """strategy="lazyOnload" and <ChatKit> at once: the page calls the element too early."""
+    results = run_checks(nextjs_options(stack, nextjs + "late-script"))
+    assert "browser.upgrade-before-use" in broken(results), summary(results)
+    assert "is not a function" in results["browser.upgrade-before-use"]["actual"]
+
+
+@needs_npm
+def test_nextjs_late_script_with_the_seed_guard_passes(stack: FixtureStack, nextjs: str) -> None:
+    """The same late script behind customElements.whenDefined: nothing breaks."""
+    results = run_checks(nextjs_options(stack, nextjs + "late-script-guarded"))
+    assert all(r["outcome"] == "pass" for r in results.values()), summary(results)

@@ -159,8 +159,9 @@ class TestIssuer:
     kid: str = ""  # default: the key's RFC 7638 thumbprint, so a kept key keeps its kid
     key: rsa.RSAPrivateKey = field(default_factory=_new_key)
     stranger: rsa.RSAPrivateKey = field(default_factory=_new_key)
-    # Claims every token carries on top of sub/name/email/iss/aud/iat/nbf/exp; a string
-    # value may say "{sub}" for the user's subject (e.g. {"user_id": "{sub}"}).
+    # Claims every token carries on top of sub/name/email/iss/aud/iat/nbf/exp, replacing any
+    # of those defaults (None removes one); a string value may say "{sub}" for the user's
+    # subject (e.g. {"user_id": "{sub}"}).
     extra_claims: Mapping[str, Any] = field(default_factory=dict)
     # Every GET the server answered: (path, monotonic time). Tells whether the deployment
     # fetched the JWKS at all, and whether it followed a jku URL.
@@ -257,6 +258,8 @@ class TestIssuer:
     # -- tokens -----------------------------------------------------------------------------
 
     def claims(self, sub: str, **overrides: Any) -> dict[str, Any]:
+        """The default claims, then ``extra_claims`` over them, then ``overrides`` (the attack
+        tokens' own changes); a claim whose value ends up None is left out."""
         now = int(time.time())
         base: dict[str, Any] = {
             "sub": sub,

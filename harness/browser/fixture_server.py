@@ -257,7 +257,7 @@ class FixtureStack:
             )
             self._stop.append(server.stop)
             self.backend_url = server.url
-            self.token = issuer.mint("alice", name="Alice")
+            self.token = issuer.mint("alice")
             self.site = FixtureSite(server.url, self.mounts).start()
             self._stop.append(self.site.stop)
         except BaseException:

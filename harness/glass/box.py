@@ -10,7 +10,7 @@ over HTTP (``--model-stub-url``). Checks see the same :class:`GlassBox` either w
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ import httpx
 
 from harness.glass.model_stub import DEFAULT_MARKER_PATTERN, RecordedModelRequest
 from harness.glass.model_stub import remote as stub_remote
+from harness.report.results import CheckResult, Outcome
 
 if TYPE_CHECKING:
     from harness.glass.model_stub import ModelStub
@@ -37,6 +38,11 @@ SESSION_TOKEN_DELAY = 0.01
 MARKER_PATTERN = DEFAULT_MARKER_PATTERN + r"|\b[a-z]+-[a-z]+-[0-9a-f]{4}\b"
 
 
+NOT_POINTED = (
+    "the model stub received no model request: the backend is not pointed at it (OPENAI_BASE_URL)"
+)
+
+
 class StubUnreachable(Exception):
     """The user's model stub did not answer; the message is one line."""
 
@@ -48,6 +54,8 @@ class GlassBox:
         self.base_url = base_url.rstrip("/")
         self.stub = stub  # None: a stub in another process, read over /_stub
         self._remote_seen = 0  # the next index a remote stub will hand out, as far as we know
+        self._first = 0  # the index of the first request of this run
+        self.asked = False  # a check read the recordings (a glass check ran)
 
     @classmethod
     def start(cls, token_delay: float = SESSION_TOKEN_DELAY) -> GlassBox:
@@ -64,7 +72,7 @@ class GlassBox:
         """Use a stub the user runs; fail with one line when it does not answer like one."""
         box = cls(base_url)
         try:
-            box._remote_seen = box._next_index()
+            box._remote_seen = box._first = box._next_index()
             stub_remote.configure(base_url, marker_pattern=MARKER_PATTERN)
         except (httpx.HTTPError, ValueError, KeyError) as exc:
             reason = type(exc).__name__ if not str(exc) else str(exc).splitlines()[0]
@@ -84,13 +92,22 @@ class GlassBox:
         return self.stub is not None
 
     def env(self) -> dict[str, str]:
-        """What a target the harness starts needs to use this stub as its model."""
-        return {"OPENAI_BASE_URL": self.base_url, "OPENAI_API_KEY": STUB_API_KEY}
+        """What a target the harness starts needs to use this stub as its model.
+
+        Tracing off: the Agents SDK otherwise exports every run's trace (the prompts included)
+        to OpenAI's servers, with the stub's fake key, from a run meant to stay on 127.0.0.1.
+        """
+        return {
+            "OPENAI_BASE_URL": self.base_url,
+            "OPENAI_API_KEY": STUB_API_KEY,
+            "OPENAI_AGENTS_DISABLE_TRACING": "1",
+        }
 
     # -- recordings -------------------------------------------------------------------------
 
     def mark(self) -> int:
         """The index the next request will get: pass it to :meth:`calls` as ``since``."""
+        self.asked = True
         if self.stub is not None:
             done = self.stub.requests
             # Empty (never used, or cleared): every later request has an index >= 0 anyway.
@@ -110,6 +127,26 @@ class GlassBox:
             if all(r.finished_at is not None for r in got) or time.monotonic() >= deadline:
                 return got
             time.sleep(0.02)
+
+    def received_model_request(self) -> bool:
+        """Whether any model call reached the stub during this run."""
+        try:
+            return any(r.endpoint in MODEL_ENDPOINTS for r in self._fetch(self._first))
+        except httpx.HTTPError:
+            return True  # a stub that went away says nothing about the backend
+
+    def idle_problem(self, results: Iterable[CheckResult]) -> str:
+        """:data:`NOT_POINTED` when glass checks ran, none could judge, and the stub saw
+        no model call all run long; else "".
+
+        The checks themselves only skip (each alone cannot tell a backend that ignores
+        OPENAI_BASE_URL from one that never called its model this turn); over a whole run
+        it is a setup error, and reported healthy it would pass a gate that checked nothing.
+        """
+        glass = [r for r in results if r.id.startswith("glass.")]
+        if not self.asked or not glass or any(r.outcome is not Outcome.SKIP for r in glass):
+            return ""
+        return "" if self.received_model_request() else NOT_POINTED
 
     def _fetch(self, since: int) -> list[RecordedModelRequest]:
         if self.stub is not None:

@@ -79,6 +79,9 @@ class Exchange:
     elapsed: float = 0.0
     transport_error: str | None = None  # reset, timeout, protocol error mid-way
     truncated: bool = False  # the body cap was hit
+    # Where the artifacts keep the request body, when it is too long for a repro's command
+    # line (set by the run's exchange log as the exchange is recorded).
+    request_body_file: str | None = None
     # This attempt died on a reused keep-alive connection before any answer and was sent
     # again on a fresh connection; the exchange returned to the caller is the second try.
     retried: bool = False
@@ -261,6 +264,13 @@ class ChatKitClient:
         self, type_: str, params: Mapping[str, Any], metadata: Mapping[str, Any] | None = None
     ) -> bytes:
         env: dict[str, Any] = {"type": type_, "params": dict(params)}
+        inp = env["params"].get("input")
+        if self.target.inference_options and isinstance(inp, dict):
+            # Every user message, whoever built it, carries the configured options (the
+            # composer's model picker): a request that set its own keeps them.
+            options = inp.get("inference_options") or {}
+            merged = {**self.target.inference_options, **options}
+            env["params"]["input"] = {**inp, "inference_options": merged}
         if metadata is not None:
             env["metadata"] = dict(metadata)
         return json.dumps(env).encode()

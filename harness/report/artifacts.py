@@ -7,6 +7,8 @@ Layout::
     DIR/exchanges/0001-threads.create.json   request and response headers, status, timings,
                                              the arrival time of every chunk and event
     DIR/exchanges/0001-threads.create.body   the response body, byte for byte as received
+    DIR/exchanges/0007-threads.list.request  a request body too long for a repro's command
+                                             line (the repro sends it with --data-binary @)
     DIR/checks/<check id>/result.json    the check's result and the exchanges it made or cited
     DIR/checks/<check id>/...            browser checks add trace.zip, page.har, screenshot.png
 
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,22 +33,11 @@ from typing import Any
 import pytest
 
 from harness.protocol.client import Exchange, JsonResponse, RecordedStream
-from harness.report.redact import redact_header, redact_text
+from harness.report.redact import REPRO_BODY_LIMIT, mask_bytes, redact_header, redact_text
 
 ARTIFACTS_KEY = pytest.StashKey["ExchangeLog"]()
 
-_JWT = re.compile(rb"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
-_BEARER = re.compile(rb"(?i)(bearer\s+)([A-Za-z0-9._~+/=-]+)")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def mask_bytes(data: bytes, secrets: Iterable[str] = ()) -> bytes:
-    """``data`` with every secret (and any bearer token or JWT) overwritten, length kept."""
-    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        raw = secret.encode()
-        data = data.replace(raw, b"*" * len(raw))
-    data = _BEARER.sub(lambda m: m.group(1) + b"*" * len(m.group(2)), data)
-    return _JWT.sub(lambda m: b"*" * len(m.group(0)), data)
 
 
 AUTH_SCHEMES = frozenset({"bearer", "basic", "digest", "token"})
@@ -155,6 +146,11 @@ class ExchangeLog:
         folder.mkdir(parents=True, exist_ok=True)
         ex = rec.exchange
         rec.stem = f"{rec.seq:04d}-{_SAFE.sub('_', ex.request_type or 'raw')}"
+        if len(ex.request_body) > REPRO_BODY_LIMIT:
+            # Whole, for the repro's --data-binary @FILE (the check builds it after this).
+            request_file = folder / f"{rec.stem}.request"
+            request_file.write_bytes(mask_bytes(ex.request_body, self.secrets))
+            ex.request_body_file = str(request_file)
         body = ex.body if isinstance(ex, (RecordedStream, JsonResponse)) else b""
         (folder / f"{rec.stem}.body").write_bytes(mask_bytes(body, self.secrets))
         meta = self._describe(rec)
@@ -166,7 +162,8 @@ class ExchangeLog:
             "phase": rec.phase,
             "request_type": ex.request_type,
             "status": ex.status,
-            "files": [f"{rec.stem}.json", f"{rec.stem}.body"],
+            "files": [f"{rec.stem}.json", f"{rec.stem}.body"]
+            + ([f"{rec.stem}.request"] if ex.request_body_file else []),
         }
         with (folder / "index.jsonl").open("a", encoding="utf-8") as index:
             index.write(json.dumps(line) + "\n")
@@ -187,6 +184,7 @@ class ExchangeLog:
                     for k, v in ex.request_headers.items()
                 ],
                 "body": redact_text(ex.request_body.decode("utf-8", errors="replace"), secrets),
+                "body_file": Path(ex.request_body_file).name if ex.request_body_file else None,
             },
             "response": {
                 "status": ex.status,

@@ -167,6 +167,9 @@ class CheckResult:
         return data
 
 
+_NOT_RUN = frozenset({Outcome.SKIP, Outcome.NOT_OFFERED})
+
+
 @dataclass
 class RunResult:
     target: str
@@ -182,6 +185,28 @@ class RunResult:
         for r in self.results:
             out[r.outcome.value] += 1
         return out
+
+    def nothing_ran(self) -> str:
+        """Why no selected check could judge the target ("" when one did).
+
+        A run whose every check was skipped (or not offered) proves nothing: reported healthy
+        it would pass a CI gate that checks nothing, so it is a harness error (exit 2), the way
+        pytest exits 5 when it collected no test.
+        """
+        if not self.results or any(r.outcome not in _NOT_RUN for r in self.results):
+            return ""
+        reasons: dict[str, str] = {}  # first line of each distinct reason -> first check id
+        for r in self.results:
+            if r.message.strip():
+                reasons.setdefault(r.message.strip().splitlines()[0], r.id)
+        n = len(self.results)
+        what = "the selected check was" if n == 1 else f"all {n} selected checks were"
+        line = f"no check could run: {what} skipped"
+        if reasons:
+            (first, first_id), others = next(iter(reasons.items())), len(reasons) - 1
+            line += f" ({first_id}: {first}"
+            line += f"; and {others} other reason{'s' if others > 1 else ''})" if others else ")"
+        return line
 
     @property
     def exit_code(self) -> int:

@@ -79,6 +79,9 @@ class Target:
     # reads a stub the user runs (`chatkit-harness model-stub --port P`).
     model_stub: bool = False
     model_stub_url: str | None = None
+    # Sent as params.input.inference_options of every user message (the composer's model
+    # picker and tool choice): some backends load history or tools only under some of them.
+    inference_options: Mapping[str, Any] = field(default_factory=dict)
     # Prompts that make the deployment show an app-specific feature (a widget only its own
     # tool renders): feature name -> user message, e.g. widgets -> "show me the weather".
     triggers: Mapping[str, str] = field(default_factory=dict)
@@ -184,6 +187,8 @@ def _coerce(name: str, value: Any) -> Any:
         return parse_headers(value)
     if name == "issuer_claims":
         return parse_claims(value)
+    if name == "inference_options":
+        return parse_json_object(value, "inference options")
     if name == "triggers":
         return parse_triggers(value)
     return value
@@ -203,17 +208,22 @@ def parse_triggers(value: Any) -> dict[str, str]:
     return out
 
 
-def parse_claims(value: Any) -> dict[str, Any]:
-    """Extra token claims: a mapping (pyproject table) or a JSON object string."""
+def parse_json_object(value: Any, what: str) -> dict[str, Any]:
+    """A mapping (pyproject table) or a JSON object string."""
     if isinstance(value, Mapping):
         return dict(value)
     try:
         data = json.loads(str(value))
     except ValueError:
-        raise ConfigError(f"issuer claims must be a JSON object, got {value!r}") from None
+        raise ConfigError(f"{what} must be a JSON object, got {value!r}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"issuer claims must be a JSON object, got {value!r}")
+        raise ConfigError(f"{what} must be a JSON object, got {value!r}")
     return data
+
+
+def parse_claims(value: Any) -> dict[str, Any]:
+    """Extra token claims: a mapping (pyproject table) or a JSON object string."""
+    return parse_json_object(value, "issuer claims")
 
 
 def parse_headers(value: Any) -> dict[str, str]:

@@ -55,6 +55,8 @@ EXPECTED_KILLS: dict[str, frozenset[str]] = {
     "context-on-create-only": frozenset({"metadata.follow-up-turn"}),
     "unindexed-list": frozenset({"latency.json-endpoints"}),
     "no-body-limit": frozenset({"errors.oversized-body"}),
+    # Passes with --inference-options '{"model": ...}' (tests/test_inference_options.py).
+    "history-only-with-model": frozenset({"history.recall"}),
     # The rest of the protocol (scenarios/test_cancel.py ... test_stream_extras.py).
     "no-cancel-option": frozenset({"cancel.stream-options"}),
     "cancel-drops-partial": frozenset({"cancel.partial-kept"}),
@@ -181,7 +183,8 @@ STUB_KILLS: dict[str, frozenset[str]] = {
 PROVEN_ELSEWHERE: dict[str, str] = {
     "sse.edge-vs-origin": "nginx default proxy_buffering (fixtures/proxies/nginx-buffered.conf)",
     "browser.script-loads": "pages no-script, wrong-cdn-url, csp-blocks-cdn (fixtures/pages)",
-    "browser.upgrade-before-use": "page render-before-defined (fixtures/pages)",
+    "browser.upgrade-before-use": "page render-before-defined (fixtures/pages), Next.js route "
+    "/late-script (fixtures/nextjs)",
     "browser.fetch-auth": "page no-auth-header (fixtures/pages)",
     "browser.fetch-metadata": "page no-metadata (fixtures/pages)",
     "browser.page-context-accurate": "page wrong-page-context (fixtures/pages)",

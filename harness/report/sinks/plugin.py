@@ -17,7 +17,7 @@ import pytest
 from harness.registry import spec_of
 from harness.report.artifacts import ARTIFACTS_KEY, ExchangeLog, prepare_root
 from harness.report.baseline import BASELINABLE, Baseline, BaselineError, load_baseline
-from harness.report.redact import curl_command
+from harness.report.redact import curl_command, redact_text
 from harness.report.results import CheckResult, Outcome, RunResult
 from harness.report.sinks import github
 from harness.report.sinks.json_sink import write_json
@@ -216,6 +216,10 @@ class ReportPlugin:
         run: RunResult = collector.run
         if run.stale_baseline and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if run.harness_error and session.exitstatus == 0:
+            # Nothing judged the target (every check skipped, or the model stub never called):
+            # like pytest's own "no tests collected", never a green session.
+            session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
         secrets = sorted(self.log.secrets)
         artifacts = str(self.log.root) if self.log.root is not None else None
         try:
@@ -235,6 +239,10 @@ class ReportPlugin:
         run: RunResult = collector.run
         github.emit(run, sorted(self.log.secrets), write=terminalreporter.write_line)
         terminalreporter.section("chatkit-harness")
+        if run.harness_error:
+            error = redact_text(run.harness_error, sorted(self.log.secrets))
+            line = f"✗ chatkit-harness could not judge the target: {error}"
+            terminalreporter.line(line, red=True)
         for r in run.results:
             if r.outcome is Outcome.BASELINED:
                 terminalreporter.line(f"~ {r.id}: known failure ({r.baseline_reason})")
