@@ -199,11 +199,16 @@ def chatkit_model_stub(request: pytest.FixtureRequest) -> Iterator[GlassBox | No
         target = load_target(target_flags(request.config))
     except ConfigError as exc:
         raise TargetUnreachable(f"bad configuration: {exc}") from None
+    from harness.report.artifacts import keep_model_calls
+
     if target.model_stub_url:
         try:
-            yield GlassBox.connect(target.model_stub_url)
+            box = GlassBox.connect(target.model_stub_url)
         except StubUnreachable as exc:
             raise TargetUnreachable(str(exc)) from None
+        since = box.mark()
+        yield box
+        keep_model_calls(request.config, box, since)  # the send times, for the HTML report
         return
     if not target.model_stub:
         yield None
@@ -213,6 +218,7 @@ def chatkit_model_stub(request: pytest.FixtureRequest) -> Iterator[GlassBox | No
     except (OSError, RuntimeError) as exc:
         raise TargetUnreachable(f"cannot start the model stub: {exc}") from None
     yield box
+    keep_model_calls(request.config, box, 0)
     box.stop()
 
 

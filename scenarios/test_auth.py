@@ -40,6 +40,7 @@ from harness.protocol.client import (
     user_input,
 )
 from harness.registry import MUST, check
+from harness.report.artifacts import exchange_observers
 from harness.report.redact import curl_command
 from harness.report.results import fail, untestable
 from harness.target.config import Identity, Target
@@ -68,6 +69,7 @@ async def auth_setup(
         helper = TestIssuer()
         helper.start()
     setup = build_setup(chatkit_target, issuer, helper)
+    setup.client.on_exchange = exchange_observers(request.config)  # probes in the reports
     setup.preflight = await setup.json("threads.list", {"limit": 1, "order": "desc"}, setup.a)
     if setup.b is not None:
         setup.preflight_b = await setup.json("threads.list", {"limit": 1, "order": "desc"}, setup.b)

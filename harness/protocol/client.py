@@ -79,6 +79,10 @@ class Exchange:
     elapsed: float = 0.0
     transport_error: str | None = None  # reset, timeout, protocol error mid-way
     truncated: bool = False  # the body cap was hit
+    # time.monotonic() when the request went out: lines the arrival times up with the model
+    # stub's send times (same clock) in the HTML report's timelines.
+    started: float = 0.0
+    identity: str = ""  # the name of the identity the request was sent as (never a token)
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -269,8 +273,9 @@ class ChatKitClient:
         who = self.identity if isinstance(identity, _Default) else identity
         h = self.headers_for(who, headers, streaming=True)
         rec = RecordedStream(request_type, body, h, url or self.url)
+        rec.identity = who.name if who is not None else ""
         parser = SSEParser()
-        t0 = time.monotonic()
+        t0 = rec.started = time.monotonic()
         try:
             async with asyncio.timeout(limit := self._limit(rec.url)):
                 async with self._http.stream(
@@ -327,7 +332,8 @@ class ChatKitClient:
         who = self.identity if isinstance(identity, _Default) else identity
         h = self.headers_for(who, headers)
         rec = JsonResponse(request_type, body, h, url or self.url)
-        t0 = time.monotonic()
+        rec.identity = who.name if who is not None else ""
+        t0 = rec.started = time.monotonic()
         http = client or self._http
         try:
             async with asyncio.timeout(limit := self._limit(rec.url)):
