@@ -365,3 +365,19 @@ def test_write_html_is_atomic_and_small(fixture_run: tuple, tmp_path: Path) -> N
     assert path.read_text(encoding="utf-8").startswith("<!doctype html>")
     assert not list(path.parent.glob(".*.tmp"))
     assert path.stat().st_size < 300_000
+
+
+def test_a_bare_scheme_is_no_secret() -> None:
+    """'Bearer' alone (a malformed-token probe) must not be masked out of every fix text."""
+    from harness.report.artifacts import secrets_sent
+
+    assert secrets_sent(stream([], auth="Bearer")) == []
+    assert secrets_sent(stream([], auth=f"Bearer {TOKEN}")) == [TOKEN]
+
+
+def test_a_refusal_body_is_a_line_not_an_empty_chart(fixture_run: tuple) -> None:
+    run, log = fixture_run
+    report = build_report(run, log)
+    (group,) = [g for g in report.stream_groups if g.check == "auth.alg-none"]
+    (view,) = group.streams
+    assert view.svg == "" and view.body_note.endswith("B body")

@@ -50,13 +50,19 @@ def mask_bytes(data: bytes, secrets: Iterable[str] = ()) -> bytes:
     return _JWT.sub(lambda m: b"*" * len(m.group(0)), data)
 
 
+_SCHEMES = frozenset({"bearer", "basic", "digest", "token", "negotiate"})
+
+
 def secrets_sent(ex: Exchange) -> list[str]:
     """The credentials a request carried: redacted everywhere from then on."""
     found = []
     for name, value in ex.request_headers.items():
         lower = name.lower()
         if lower in ("authorization", "proxy-authorization"):
-            found.append(value.split(" ", 1)[1].strip() if " " in value else value)
+            # A bare scheme ("Bearer" with no token, a malformed-token probe) is no secret:
+            # masking the word would blank it out of every fix text that names the scheme.
+            if value.strip().lower() not in _SCHEMES:
+                found.append(value.split(" ", 1)[1].strip() if " " in value else value)
         elif lower in ("cookie", "x-api-key", "api-key"):
             found.append(value)
             found += [part.split("=", 1)[1] for part in value.split(";") if "=" in part]

@@ -100,6 +100,18 @@ def byte_steps(tl: Timeline) -> list[tuple[float, float]]:
 def stream_chart(tl: Timeline, sent: Sequence[Point] = (), *, title: str) -> str:
     """A stream's arrivals: events (dots, left axis), bytes (staircase, right axis) and, in
     glass-box mode, when the model stub sent each token (placed at the delta it became)."""
+    if not tl.events:
+        # Bytes but no event (not SSE, or never parseable): the bytes are the whole story.
+        chart = pygal.XY(
+            **_BASE,
+            x_title="ms since the request was sent",
+            y_title="bytes received",
+            xrange=(0, _x_end(tl)),
+            value_formatter=_count,
+            x_value_formatter=_count,
+        )
+        chart.add("bytes received (no event parsed)", byte_steps(tl), show_dots=False)
+        return inline_svg(chart, title)
     chart = pygal.XY(
         **_BASE,
         x_title="ms since the request was sent",

@@ -45,6 +45,7 @@ EDGE_CHECK = "sse.edge-vs-origin"
 AUTH_AREA = "auth"
 MAX_EXCHANGES_LISTED = 40  # per check card; the Streams section has every stream
 MAX_ROWS = 400  # rows of one arrival table
+MIN_BYTES_DRAWN = 1024  # a body without events is drawn (as bytes) from this size on
 MAX_DRAWN_IN_CARD = 2  # streams drawn in a broken check's card when its evidence cites none
 
 
@@ -70,6 +71,7 @@ class StreamView:
     rows: list[tuple[str, str, str]]  # (#, ms, what) of the arrival table
     more_rows: int
     note: str = ""
+    body_note: str = ""  # what came instead, when nothing is drawn
 
 
 @dataclass
@@ -292,7 +294,8 @@ def _stream_view(rec: Recorded, calls: Sequence[ModelCall], scrub: _Scrubber) ->
     mine = [c for c in calls_during(tl, ex.request_body, calls) if c.stream and c.send_times]
     sent = _sent_points(tl, mine)
     svg = ""
-    if tl.events or tl.chunks:
+    # A refusal's short error body is no stream: a line says so instead of an empty chart.
+    if tl.events or tl.total_bytes >= MIN_BYTES_DRAWN:
         svg = charts.stream_chart(tl, sent, title=f"Arrivals of stream #{rec.seq}")
     rows = [
         (str(n), f"{ms(e.t):,.1f}", scrub(e.type or e.error or "no type") + (" ·" * e.delta))
@@ -318,6 +321,7 @@ def _stream_view(rec: Recorded, calls: Sequence[ModelCall], scrub: _Scrubber) ->
         rows=rows,
         more_rows=max(0, len(tl.events) - MAX_ROWS),
         note=note,
+        body_note=f"a {fmt_bytes(tl.total_bytes)} body" if tl.total_bytes else "an empty body",
     )
 
 
