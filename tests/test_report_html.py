@@ -378,6 +378,35 @@ def test_a_bare_scheme_is_no_secret() -> None:
 def test_a_refusal_body_is_a_line_not_an_empty_chart(fixture_run: tuple) -> None:
     run, log = fixture_run
     report = build_report(run, log)
-    (group,) = [g for g in report.stream_groups if g.check == "auth.alg-none"]
+    (group,) = [g for g in report.stream_groups if g.title == "auth.alg-none"]
     (view,) = group.streams
     assert view.svg == "" and view.body_note.endswith("B body")
+
+
+def test_exchanges_of_a_probe_belong_to_the_checks_that_judge_it() -> None:
+    """The record phase runs probes side by side: a request is filed under its probe, and a
+    card lists the probes the check itself judges, not the ones every check shares."""
+    from harness.engine.plan import CURRENT_PROBE
+
+    log = ExchangeLog()
+    log.current = ("protocol.framing", "setup")  # whichever check happened to be running
+    token = CURRENT_PROBE.set("stream-timing")
+    try:
+        log.record(buffered())
+    finally:
+        CURRENT_PROBE.reset(token)
+    (rec,) = log.entries
+    assert rec.probe == "stream-timing"
+    run = sample_run()
+    run.results += [
+        result("sse.unbuffered", Outcome.FAIL),
+        result("sse.content-type", Outcome.PASS),
+    ]
+    report = build_report(run, log)
+    cards = {c.result.id: c for a in report.areas for c in a.checks}
+    assert [e.seq for e in cards["sse.unbuffered"].exchanges] == [1]
+    assert cards["sse.unbuffered"].streams  # drawn next to the failure
+    assert cards["protocol.framing"].exchanges == []
+    (group,) = report.stream_groups
+    assert group.title == "probe stream-timing"
+    assert {cid for cid, _ in group.checks} == {"sse.unbuffered", "sse.content-type"}

@@ -50,7 +50,7 @@ def mask_bytes(data: bytes, secrets: Iterable[str] = ()) -> bytes:
     return _JWT.sub(lambda m: b"*" * len(m.group(0)), data)
 
 
-_SCHEMES = frozenset({"bearer", "basic", "digest", "token", "negotiate"})
+AUTH_SCHEMES = frozenset({"bearer", "basic", "digest", "token"})
 
 
 def secrets_sent(ex: Exchange) -> list[str]:
@@ -59,10 +59,9 @@ def secrets_sent(ex: Exchange) -> list[str]:
     for name, value in ex.request_headers.items():
         lower = name.lower()
         if lower in ("authorization", "proxy-authorization"):
-            # A bare scheme ("Bearer" with no token, a malformed-token probe) is no secret:
-            # masking the word would blank it out of every fix text that names the scheme.
-            if value.strip().lower() not in _SCHEMES:
-                found.append(value.split(" ", 1)[1].strip() if " " in value else value)
+            if value.strip().lower() in AUTH_SCHEMES:
+                continue  # a scheme with no credential (a malformed-token probe) hides nothing
+            found.append(value.split(" ", 1)[1].strip() if " " in value else value)
         elif lower in ("cookie", "x-api-key", "api-key"):
             found.append(value)
             found += [part.split("=", 1)[1] for part in value.split(";") if "=" in part]
@@ -91,6 +90,7 @@ class Recorded:
     phase: str
     exchange: Exchange
     stem: str = ""  # file name stem under exchanges/, when written
+    probe: str = ""  # the engine's probe that made it ("" for a check's own request)
     timeline: Timeline | None = None  # a stream's arrival times, kept past the slimming
 
 
@@ -116,7 +116,9 @@ class ExchangeLog:
         for secret in secrets_sent(ex):
             self.add_secret(secret)
         check, phase = self.current
-        rec = Recorded(len(self.entries) + 1, check, phase, ex)
+        from harness.engine.plan import CURRENT_PROBE
+
+        rec = Recorded(len(self.entries) + 1, check, phase, ex, probe=CURRENT_PROBE.get())
         if isinstance(ex, RecordedStream):
             rec.timeline = Timeline.of(ex)
         self.entries.append(rec)
@@ -175,6 +177,7 @@ class ExchangeLog:
             "seq": rec.seq,
             "check": rec.check or None,
             "phase": rec.phase,
+            "probe": rec.probe or None,
             "request_type": ex.request_type,
             "status": ex.status,
             "files": [f"{rec.stem}.json", f"{rec.stem}.body"],
@@ -189,6 +192,7 @@ class ExchangeLog:
             "seq": rec.seq,
             "check": rec.check or None,
             "phase": rec.phase,
+            "probe": rec.probe or None,
             "request": {
                 "method": "POST",
                 "url": redact_text(ex.url, secrets),

@@ -121,8 +121,9 @@ class AreaView:
 
 @dataclass
 class StreamGroup:
-    check: str
-    anchor: str  # the check's card, "" for requests made outside any check
+    title: str  # the probe that made the streams, or the check that made them itself
+    code: bool  # the title is a name (shown as code)
+    checks: list[tuple[str, str]]  # (check id, anchor) of the checks judging them
     streams: list[StreamView]
 
 
@@ -171,6 +172,7 @@ def build_report(
         rec.seq: _stream_view(rec, calls, scrub) for rec in entries if rec.timeline is not None
     }
     known = {r.id for r in safe.results}
+    probes = _specific_probes(safe.results)
     blocks: dict[str, list[str]] = {}
     for r in safe.results:
         if r.outcome is Outcome.BLOCKED and r.blocked_by:
@@ -188,7 +190,7 @@ def build_report(
             blocked_by_anchor=check_anchor(r.blocked_by) if r.blocked_by in known else "",
             blocks=[(cid, check_anchor(cid)) for cid in blocks.get(r.id, [])],
         )
-        own = [rec for rec in entries if rec.check == r.id]
+        own = [rec for rec in entries if _made_for(rec, r.id, probes)]
         hit = cited.get(r.id)
         listed = ([hit] if hit is not None else []) + [rec for rec in own if rec is not hit]
         view.exchanges = [
@@ -220,7 +222,7 @@ def build_report(
         counts=_tally(r.outcome for r in safe.results),
         outcomes=[(k, n) for k, n in safe.counts().items() if n],
         areas=_areas(views),
-        stream_groups=_stream_groups(entries, streams, known),
+        stream_groups=_stream_groups(entries, streams, known, probes),
         glass=bool(calls),
         exchanges=len(entries),
         stream_count=len(streams),
@@ -274,7 +276,9 @@ def _describe(rec: Recorded) -> str:
         text += f", {fmt_bytes(len(ex.body))}"
     if ex.identity:
         text += f", sent as “{ex.identity}”"
-    if rec.phase == "setup":
+    if rec.probe:
+        text += f", by probe {rec.probe}"
+    elif rec.phase == "setup":
         text += " (made while setting up a shared probe)"
     return text
 
@@ -370,16 +374,58 @@ def _stream_stats(tl: Timeline, ex: Exchange, calls: Sequence[ModelCall]) -> lis
 
 
 def _stream_groups(
-    entries: Sequence[Recorded], streams: dict[int, StreamView], known: set[str]
+    entries: Sequence[Recorded],
+    streams: dict[int, StreamView],
+    known: set[str],
+    probes: dict[str, tuple[str, ...]],
 ) -> list[StreamGroup]:
-    groups: dict[str, list[StreamView]] = {}
+    groups: dict[tuple[str, str], list[StreamView]] = {}
     for rec in entries:
         if rec.seq in streams:
-            groups.setdefault(rec.check, []).append(streams[rec.seq])
-    return [
-        StreamGroup(cid or "outside any check", check_anchor(cid) if cid in known else "", views)
-        for cid, views in groups.items()
-    ]
+            key = ("probe", rec.probe) if rec.probe else ("check", rec.check)
+            groups.setdefault(key, []).append(streams[rec.seq])
+    out = []
+    for (kind, name), views in groups.items():
+        if kind == "probe":
+            judges = [cid for cid, names in probes.items() if name in names]
+            title = f"probe {name}"
+        else:
+            judges = [name] if name in known else []
+            title = name or "outside any check"
+        links = [(cid, check_anchor(cid)) for cid in judges]
+        out.append(StreamGroup(title, bool(name), links, views))
+    return out
+
+
+def _specific_probes(results: Sequence[CheckResult]) -> dict[str, tuple[str, ...]]:
+    """Per check, the probes it judges that the fewest other checks share: its own evidence.
+
+    A check also reads shared probes (the first turn, the missing-token refusal that every
+    auth check's control rests on); listing those in every card would bury what it probed.
+    """
+    from harness.registry import load_catalogue
+
+    try:
+        catalogue = load_catalogue()
+    except Exception:  # a catalogue that cannot load still leaves a report to write
+        catalogue = {}
+    declared = {r.id: tuple(getattr(catalogue.get(r.id), "probes", ())) for r in results}
+    uses: dict[str, int] = {}
+    for names in declared.values():
+        for name in names:
+            uses[name] = uses.get(name, 0) + 1
+    out = {}
+    for cid, names in declared.items():
+        least = min((uses[n] for n in names), default=0)
+        out[cid] = tuple(n for n in names if uses[n] == least)
+    return out
+
+
+def _made_for(rec: Recorded, check_id: str, probes: dict[str, tuple[str, ...]]) -> bool:
+    """The check made this request itself, or one of its own probes did."""
+    if rec.probe:
+        return rec.probe in probes.get(check_id, ())
+    return rec.check == check_id
 
 
 # -- pictures of one check -----------------------------------------------------------------
