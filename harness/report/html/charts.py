@@ -37,6 +37,7 @@ _BASE: dict[str, Any] = {
     "margin": 8,
     "spacing": 8,
     "show_y_guides": True,
+    "max_scale": 6,  # axis labels a small chart can hold without overlapping
     "truncate_legend": -1,
 }
 _NUMBER = re.compile(r"-?\d+\.\d+")
