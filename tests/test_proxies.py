@@ -129,7 +129,7 @@ def test_default_nginx_buffering_fails_unbuffered(
     assert "buffers" in edge["message"]
     # The HTML report draws the edge's stream over the origin's, in the check's card.
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
-    card = html.split('id="check-sse.edge-vs-origin"', 1)[1].split("</details>", 1)[0]
+    card = html.split('id="check-sse.edge-vs-origin"', 1)[1].split('<details class="check', 1)[0]
     assert "against origin (#" in card and "<svg" in card
     assert "edge: event 1:" in card and "origin: event 1:" in card
 

@@ -198,15 +198,17 @@ def build_report(
             for rec in listed[:MAX_EXCHANGES_LISTED]
         ]
         view.more_exchanges = max(0, len(listed) - MAX_EXCHANGES_LISTED)
-        if r.outcome is not Outcome.PASS:
-            # The picture next to the failure: the stream its evidence cites, else its own.
-            drawn = [hit] if hit is not None and hit.seq in streams else []
-            drawn = drawn or [rec for rec in own if rec.seq in streams][:MAX_DRAWN_IN_CARD]
-            view.streams = [streams[rec.seq] for rec in drawn]
         if r.id == COLD_START_CHECK:
             view.figures += _cold_start(own)
         if r.id == EDGE_CHECK and origin_url:
             view.figures += _edge_vs_origin(entries, origin_url, scrub)
+        if r.outcome is not Outcome.PASS:
+            # The picture next to the failure: the stream its evidence cites, else its own
+            # (unless the check has a picture of its own already).
+            drawn = [hit] if hit is not None and hit.seq in streams else []
+            if not drawn and not view.figures:
+                drawn = [rec for rec in own if rec.seq in streams][:MAX_DRAWN_IN_CARD]
+            view.streams = [streams[rec.seq] for rec in drawn]
         if r.area == AUTH_AREA:
             view.probes = [_probe_row(rec, scrub) for rec in own]
         views.append(view)
