@@ -19,6 +19,7 @@ from harness import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_HARNESS = 0, 1, 2
 DIAGNOSE_ARTIFACTS = "chatkit-diagnose"
+HTML_NAME = "report.html"  # what diagnose writes into its artifacts folder
 
 
 class UsageProblem(Exception):
@@ -54,6 +55,12 @@ def _add_report_options(p: argparse.ArgumentParser, *, artifacts_default: str | 
     o = p.add_argument_group("reports")
     o.add_argument("--json", metavar="PATH", help="write the JSON report to PATH")
     o.add_argument("--junit", metavar="PATH", help="write a JUnit XML report to PATH")
+    o.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write a self-contained HTML report (stream timelines, probes) to FILE"
+        + (f" (default {artifacts_default}/{HTML_NAME})" if artifacts_default else ""),
+    )
     o.add_argument(
         "--artifacts",
         metavar="DIR",
@@ -169,6 +176,7 @@ def _validate(ns: argparse.Namespace) -> list[str]:
         raise UsageProblem(str(exc)) from None
     _writable(ns.json, "the JSON report")
     _writable(ns.junit, "the JUnit report")
+    _writable(ns.html, "the HTML report")
     _writable(ns.write_baseline, "the baseline")
     if ns.artifacts:
         folder = Path(ns.artifacts)
@@ -223,6 +231,11 @@ def cmd_run(ns: argparse.Namespace, *, diagnosing: bool = False) -> int:
         args += ["--chatkit-artifacts", str(ns.artifacts)]
     if ns.baseline:
         args += ["--chatkit-baseline", str(ns.baseline)]
+    if diagnosing and not ns.html and ns.artifacts:
+        ns.html = str(Path(ns.artifacts) / HTML_NAME)
+    if ns.html:
+        # Written by the plugin, which holds the exchange log the timelines are drawn from.
+        args += ["--chatkit-html", str(ns.html)]
 
     rich = _rich_wanted(ns, sys.stdout)
     reporter: Any
@@ -289,6 +302,8 @@ def _print_diagnosis(ns: argparse.Namespace, run: Any, secrets: list[str]) -> No
     sys.stdout.write(render_diagnosis(safe, diagnose(safe, root)))
     if root is not None and not run.harness_error:
         print(f"\nEverything the run saw is in {root}/ (results.json, exchanges/, checks/).")
+    if ns.html and not run.harness_error:
+        print(f"Open {ns.html} in a browser for the report with stream timelines.")
 
 
 # -- entry point ---------------------------------------------------------------------------

@@ -233,13 +233,17 @@ def chatkit_model_stub(request: pytest.FixtureRequest) -> Iterator[GlassBox | No
         target = load_target(target_flags(request.config))
     except ConfigError as exc:
         raise TargetUnreachable(f"bad configuration: {exc}") from None
+    from harness.report.artifacts import keep_model_calls
+
     if target.model_stub_url:
         try:
             remote = GlassBox.connect(target.model_stub_url)
         except StubUnreachable as exc:
             raise TargetUnreachable(str(exc)) from None
         request.config.stash[GLASS_BOX_KEY] = remote
+        since = remote.mark()
         yield remote
+        keep_model_calls(request.config, remote, since)  # the send times, for the HTML report
         return
     if not target.model_stub:
         yield None
@@ -250,6 +254,7 @@ def chatkit_model_stub(request: pytest.FixtureRequest) -> Iterator[GlassBox | No
         raise TargetUnreachable(f"cannot start the model stub: {exc}") from None
     request.config.stash[GLASS_BOX_KEY] = box  # the collector asks it at the end of the run
     yield box
+    keep_model_calls(request.config, box, 0)
     box.stop()
 
 

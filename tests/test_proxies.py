@@ -106,7 +106,7 @@ def _run_through(
         cmd = [sys.executable, "-m", "harness.cli", "run", "--plain", "--json", str(out)]
         cmd += ["--url", f"http://127.0.0.1:{port}/chatkit", "--origin-url", origin.url]
         cmd += ["--token", issuer.mint("alice"), "--select", "sse.unbuffered"]
-        cmd += ["--select", "sse.edge-vs-origin"]
+        cmd += ["--select", "sse.edge-vs-origin", "--html", str(tmp_path / "report.html")]
         subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         data = json.loads(out.read_text())
         return {c["id"]: c for c in data["checks"]}
@@ -127,6 +127,11 @@ def test_default_nginx_buffering_fails_unbuffered(
     edge = checks["sse.edge-vs-origin"]
     assert edge["outcome"] == "fail"
     assert "buffers" in edge["message"]
+    # The HTML report draws the edge's stream over the origin's, in the check's card.
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    card = html.split('id="check-sse.edge-vs-origin"', 1)[1].split('<details class="check', 1)[0]
+    assert "against origin (#" in card and "<svg" in card
+    assert "edge: event 1:" in card and "origin: event 1:" in card
 
 
 def test_streaming_nginx_passes(origin: Launched, issuer: TestIssuer, tmp_path: Path) -> None:

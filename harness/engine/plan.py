@@ -23,6 +23,9 @@ from harness.engine.probes import ProbeSpec, get_probe
 # True inside a probe that holds a concurrency slot: awaiting another probe gives it back
 # meanwhile, so probes waiting on probes can never hold every slot and starve the plan.
 _HOLDING: contextvars.ContextVar[bool] = contextvars.ContextVar("holding", default=False)
+# The probe whose code is running: the exchange log files each request under it, since the
+# record phase runs probes side by side, before and beside the checks that judge them.
+CURRENT_PROBE: contextvars.ContextVar[str] = contextvars.ContextVar("probe", default="")
 
 
 @dataclass
@@ -105,6 +108,7 @@ class Engine:
             return await self._timed(spec, run)
 
     async def _timed(self, spec: ProbeSpec, run: ProbeRun) -> Any:
+        CURRENT_PROBE.set(spec.name)  # this task's own context: no reset needed
         run.started = time.monotonic()
         try:
             return await spec.fn(self.ctx)

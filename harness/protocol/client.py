@@ -85,6 +85,10 @@ class Exchange:
     # This attempt died on a reused keep-alive connection before any answer and was sent
     # again on a fresh connection; the exchange returned to the caller is the second try.
     retried: bool = False
+    # time.monotonic() when the request went out: lines the arrival times up with the model
+    # stub's send times (same clock) in the HTML report's timelines.
+    started: float = 0.0
+    identity: str = ""  # the name of the identity the request was sent as (never a token)
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -293,13 +297,17 @@ class ChatKitClient:
         h = self.headers_for(who, headers, streaming=True)
         target = url or self.url
         rec, reused = await self._stream_once(
-            self._http, RecordedStream(request_type, body, h, target), stop_after_deltas
+            self._http,
+            RecordedStream(request_type, body, h, target, identity=_name(who)),
+            stop_after_deltas,
         )
         if reused and _dropped(rec) and not rec.cancelled:
             self._mark_retried(rec)
             async with self._fresh() as http:
                 rec, _ = await self._stream_once(
-                    http, RecordedStream(request_type, body, h, target), stop_after_deltas
+                    http,
+                    RecordedStream(request_type, body, h, target, identity=_name(who)),
+                    stop_after_deltas,
                 )
         self._observe(rec)
         return rec
@@ -310,7 +318,7 @@ class ChatKitClient:
         """One attempt; also says whether it went out on a reused (pooled) connection."""
         parser = SSEParser()
         trace = _ConnectionTrace()
-        t0 = time.monotonic()
+        t0 = rec.started = time.monotonic()
         try:
             async with asyncio.timeout(limit := self._limit(rec.url)):
                 async with http.stream(
@@ -376,12 +384,14 @@ class ChatKitClient:
         h = self.headers_for(who, headers)
         target = url or self.url
         http = client or self._http
-        rec, reused = await self._request_once(http, JsonResponse(request_type, body, h, target))
+        rec, reused = await self._request_once(
+            http, JsonResponse(request_type, body, h, target, identity=_name(who))
+        )
         if reused and _dropped(rec):
             self._mark_retried(rec)
             async with self._fresh() as fresh:
                 rec, _ = await self._request_once(
-                    fresh, JsonResponse(request_type, body, h, target)
+                    fresh, JsonResponse(request_type, body, h, target, identity=_name(who))
                 )
         self._observe(rec)
         return rec
@@ -390,7 +400,7 @@ class ChatKitClient:
         self, http: httpx.AsyncClient, rec: JsonResponse
     ) -> tuple[JsonResponse, bool]:
         trace = _ConnectionTrace()
-        t0 = time.monotonic()
+        t0 = rec.started = time.monotonic()
         try:
             async with asyncio.timeout(limit := self._limit(rec.url)):
                 async with http.stream(
@@ -709,6 +719,10 @@ def _dropped(rec: Exchange) -> bool:
 
 
 _DROPPED_TYPES = frozenset({"RemoteProtocolError", "ReadError", "WriteError"})
+
+
+def _name(who: Identity | None) -> str:
+    return who.name if who is not None else ""
 
 
 def _obj(value: Any) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ import pytest
 
 from harness.protocol.client import Exchange, JsonResponse, RecordedStream
 from harness.report.redact import REPRO_BODY_LIMIT, mask_bytes, redact_header, redact_text
+from harness.report.timeline import ModelCall, Timeline
 
 ARTIFACTS_KEY = pytest.StashKey["ExchangeLog"]()
 
@@ -80,6 +81,8 @@ class Recorded:
     phase: str
     exchange: Exchange
     stem: str = ""  # file name stem under exchanges/, when written
+    probe: str = ""  # the engine's probe that made it ("" for a check's own request)
+    timeline: Timeline | None = None  # a stream's arrival times, kept past the slimming
 
 
 @dataclass
@@ -94,6 +97,8 @@ class ExchangeLog:
     current: tuple[str, str] = ("", "session")  # (check id, phase) set by the plugin
     entries: list[Recorded] = field(default_factory=list)
     on_secret: list[Callable[[str], None]] = field(default_factory=list)
+    # Glass-box mode: what the model stub recorded, taken when its fixture closes.
+    model_calls: list[ModelCall] = field(default_factory=list)
 
     # -- recording --------------------------------------------------------------------------
 
@@ -102,7 +107,11 @@ class ExchangeLog:
         for secret in secrets_sent(ex):
             self.add_secret(secret)
         check, phase = self.current
-        rec = Recorded(len(self.entries) + 1, check, phase, ex)
+        from harness.engine.plan import CURRENT_PROBE
+
+        rec = Recorded(len(self.entries) + 1, check, phase, ex, probe=CURRENT_PROBE.get())
+        if isinstance(ex, RecordedStream):
+            rec.timeline = Timeline.of(ex)
         self.entries.append(rec)
         if self.root is not None:
             self._write_exchange(rec)
@@ -116,6 +125,10 @@ class ExchangeLog:
             self.secrets.add(secret)
             for callback in self.on_secret:
                 callback(secret)
+
+    def keep_model_calls(self, calls: Iterable[Any]) -> None:
+        """The model stub's recordings (``RecordedModelRequest``), for the HTML timelines."""
+        self.model_calls = [ModelCall.of(c) for c in calls]
 
     def for_check(self, check_id: str) -> list[Recorded]:
         return [r for r in self.entries if r.check == check_id]
@@ -160,6 +173,7 @@ class ExchangeLog:
             "seq": rec.seq,
             "check": rec.check or None,
             "phase": rec.phase,
+            "probe": rec.probe or None,
             "request_type": ex.request_type,
             "status": ex.status,
             "files": [f"{rec.stem}.json", f"{rec.stem}.body"]
@@ -175,10 +189,12 @@ class ExchangeLog:
             "seq": rec.seq,
             "check": rec.check or None,
             "phase": rec.phase,
+            "probe": rec.probe or None,
             "request": {
                 "method": "POST",
                 "url": redact_text(ex.url, secrets),
                 "type": ex.request_type,
+                "identity": redact_text(ex.identity, secrets),
                 "headers": [
                     [k, redact_header(k, redact_text(v, secrets))]
                     for k, v in ex.request_headers.items()
@@ -251,6 +267,21 @@ def check_dir(
     keeps no artifacts. Safe to call from fixtures and tests alike."""
     log = log_of(config_or_request)
     return None if log is None else log.check_dir(check_id)
+
+
+def keep_model_calls(config: pytest.Config, box: Any, since: int) -> None:
+    """Copy the model stub's recordings from index ``since`` on into the run's log.
+
+    Called as the stub's fixture closes; a stub the user runs may be gone by then, and a
+    report is no reason to fail the run.
+    """
+    log = config.stash.get(ARTIFACTS_KEY, None)
+    if log is None:
+        return
+    try:
+        log.keep_model_calls(box.calls(since, settle=0.5))
+    except Exception:  # httpx errors from a remote stub, a stub stopped early
+        log.model_calls = []
 
 
 def exchange_observers(config: pytest.Config) -> list[Callable[[Exchange], None]]:

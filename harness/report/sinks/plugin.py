@@ -34,6 +34,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--chatkit-json", metavar="PATH", help="write the JSON report to PATH")
     group.addoption("--chatkit-junit", metavar="PATH", help="write a JUnit XML report to PATH")
     group.addoption(
+        "--chatkit-html",
+        metavar="PATH",
+        help="write a self-contained HTML report (stream timelines, probes) to PATH",
+    )
+    group.addoption(
         "--chatkit-artifacts",
         metavar="DIR",
         help="keep every exchange (raw bytes, arrival times, headers) and browser traces in DIR",
@@ -229,8 +234,21 @@ class ReportPlugin:
                 write_junit(run, self.config.getoption("chatkit_junit"), secrets)
             if self.log.root is not None:
                 write_json(run, self.log.root / "results.json", secrets, artifacts=artifacts)
+            if self.config.getoption("chatkit_html", None):
+                self._write_html(run, self.config.getoption("chatkit_html"), secrets)
         except OSError as exc:
             raise pytest.UsageError(f"cannot write a report: {exc}") from None
+
+    def _write_html(self, run: RunResult, path: str, secrets: list[str]) -> None:
+        from harness.plugin import target_flags
+        from harness.report.html import write_html
+        from harness.target.config import ConfigError, load_target
+
+        try:
+            origin = load_target(target_flags(self.config)).origin_url
+        except ConfigError:
+            origin = None
+        write_html(run, path, self.log, secrets, origin_url=origin)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         collector = self._collector()
