@@ -42,8 +42,10 @@ def pytest_args(
         "asyncio_default_fixture_loop_scope=function",
     ]
     for name, value in options.items():
-        if value is not None:
-            args += [f"--chatkit-{name}", str(value)]
+        # A repeatable option (a list) becomes one flag per item.
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if item is not None:
+                args += [f"--chatkit-{name}", str(item)]
     for h in headers:
         args += ["--chatkit-header", h]
     for pat in select:
