@@ -178,6 +178,9 @@ class Target:
     def secrets(self) -> list[str]:
         """Every value that must never appear unredacted in output."""
         vals = [self.token, self.token_b, self.cookie, self.frontend_cookie]
+        # A session planted in localStorage (short values such as a theme are no secrets).
+        planted = [e.partition("=")[2] for e in self.frontend_local_storage]
+        vals += [v for v in planted if len(v) >= 8]
         for hdrs in (self.headers, self.user_headers_a, self.user_headers_b):
             vals += [v for k, v in hdrs.items() if k.lower() in _SECRET_HEADERS]
         return [v for v in vals if v]
