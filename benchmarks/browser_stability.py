@@ -28,7 +28,14 @@ Verdicts = dict[str, dict[str, str]]  # case -> check id -> verdict
 def one_run(running: dict[str, FixtureStack], workdir: Path) -> tuple[float, Verdicts, list[str]]:
     def run(case: Case) -> tuple[dict[str, str], list[str]]:
         results = run_case(case, running[case.backend], workdir)
-        return verdicts(results), [f"{case.name}: {m}" for m in mismatches(case, results)]
+        off = [f"{case.name}: {m}" for m in mismatches(case, results)]
+        if off:  # what the stray verdicts said, to tell a flake from a finding
+            off += [
+                f"{case.name}.{cid}: {r['message']} / {r['actual']}"
+                for cid, r in results.items()
+                if r["outcome"] in ("fail", "warn", "error") and cid not in case.broken
+            ]
+        return verdicts(results), off
 
     t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=2) as pool:

@@ -108,3 +108,38 @@ def test_credential_headers_leave_out_what_every_browser_sends() -> None:
         "cookie": "auth_token=t",
         "x-page-path": "/lesson",
     }
+
+
+def sse(*events: dict[str, object]) -> bytes:
+    import json
+
+    return b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
+
+
+def delta(text: str) -> dict[str, object]:
+    return {
+        "type": "thread.item.updated",
+        "item_id": "m1",
+        "update": {"type": "assistant_message.content_part.text_delta", "delta": text},
+    }
+
+
+def test_text_steps_say_what_reached_the_browser_when() -> None:
+    head = sse({"type": "thread.created", "thread": {"id": "t"}})
+    parts = [sse(delta("Hel")), sse(delta("lo ")), sse(delta("there"))]
+    tail = sse({"type": "thread.item.done", "item": {"id": "m1"}})
+    body = head + b"".join(parts) + tail
+    req = NetRequest("http://h/chatkit", "POST", "fetch", {}, "{}", response_body=body)
+    assert req.text_steps() == []  # no arrival times: nothing to say
+    sizes = [len(head), *map(len, parts), len(tail)]
+    req.arrivals = [(i * 0.1, n) for i, n in enumerate(sizes)]
+    assert req.text_steps() == [0, 3, 6, 11, 11]
+    # Under load two deltas come in one chunk: one state fewer, and no page can show it.
+    req.arrivals = [(0.0, sizes[0]), (0.1, sizes[1] + sizes[2]), (0.2, sizes[3] + sizes[4])]
+    assert req.text_steps() == [0, 6, 11]
+    # Held back by a buffer: everything in one piece.
+    req.arrivals = [(0.0, len(body))]
+    assert req.text_steps() == [11]
+    # Chunks within 5 ms of each other are one moment.
+    req.arrivals = [(0.0, sizes[0]), (0.001, sizes[1]), (0.5, sum(sizes[2:]))]
+    assert len(req.arrival_bursts()) == 2

@@ -315,7 +315,8 @@ class FixtureStack:
                     "--audience",
                     issuer.audience,
                     *self.args,
-                ]
+                ],
+                timeout=90,  # a shared CI machine can take a while to import the SDK
             )
             self._stop.append(server.stop)
             self.backend_url = server.url

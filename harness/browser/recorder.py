@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from harness.protocol.client import TargetUnreachable
-from harness.protocol.sse import parse_all
+from harness.protocol.sse import SSEParser, parse_all
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, Page, Request
+    from playwright.async_api import Browser, BrowserContext, Page, Request
 
     from harness.browser.login import FrontendUser, LoginHook
     from harness.browser.standin import ScriptMode
@@ -187,6 +187,9 @@ class NetRequest:
     response_headers: dict[str, str] = field(default_factory=dict)
     failure: str | None = None
     response_body: bytes | None = None
+    # When the response's bytes reached the browser: (seconds, bytes) per network chunk,
+    # from the DevTools protocol (empty where it is not available).
+    arrivals: list[tuple[float, int]] = field(default_factory=list)
 
     @property
     def envelope(self) -> dict[str, Any] | None:
@@ -240,9 +243,54 @@ class NetRequest:
                 ]
         return "".join(texts)
 
+    def arrival_bursts(self, gap: float = 0.005) -> list[tuple[float, int]]:
+        """(time, bytes) of each group of chunks that reached the browser within ``gap`` s."""
+        out: list[tuple[float, int]] = []
+        for t, size in sorted(self.arrivals):
+            if out and t - out[-1][0] <= gap:
+                out[-1] = (out[-1][0], out[-1][1] + size)
+            else:
+                out.append((t, size))
+        return out
+
+    def text_steps(self) -> list[int]:
+        """How much reply text (summed text deltas) the browser had after each burst.
+
+        The most a page can show while a reply streams is one state per burst that brought
+        new text: a stream that reached the browser in few pieces cannot render in many.
+        """
+        if not self.response_body or not self.arrivals:
+            return []
+        parser = SSEParser()
+        body, pos, shown, out = self.response_body, 0, 0, []
+        bursts = self.arrival_bursts()
+        for i, (_, size) in enumerate(bursts):
+            # The last burst takes whatever is left (sizes are decoded bytes, near enough).
+            end = len(body) if i == len(bursts) - 1 else pos + size
+            for ev in parser.feed(body[pos:end]):
+                shown += _delta_length(ev.data)
+            pos = end
+            out.append(shown)
+        return out
+
     @property
     def is_stream(self) -> bool:
         return "text/event-stream" in self.response_headers.get("content-type", "")
+
+
+def _delta_length(data: str) -> int:
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return 0
+    update = payload.get("update") if isinstance(payload, dict) else None
+    if (
+        isinstance(update, dict)
+        and payload.get("type") == "thread.item.updated"
+        and update.get("type") == "assistant_message.content_part.text_delta"
+    ):
+        return len(str(update.get("delta") or ""))
+    return 0
 
 
 @dataclass
@@ -329,6 +377,8 @@ async def record_page(browser: Browser, opts: RecordOptions) -> PageRecord:
         await standin.install(context, opts.script_mode)
         await context.add_init_script(INIT_SCRIPT)
         page = await context.new_page()
+        arrivals = _Arrivals()
+        await arrivals.attach(context, page)
         if opts.login is not None:
             await _login(page, opts)
         # Traced from here: what a login hook typed stays out of the trace.
@@ -340,6 +390,7 @@ async def record_page(browser: Browser, opts: RecordOptions) -> PageRecord:
             await _drive(page, record, opts)
         finally:
             record.requests = [await _materialise(r) for r in pending]
+            arrivals.assign(record.requests)
             screenshot = workdir / f"{tag}.png"
             with contextlib.suppress(Exception):
                 await page.screenshot(path=str(screenshot), full_page=True, timeout=5000)
@@ -510,6 +561,52 @@ async def _snapshot(page: Page, record: PageRecord) -> None:
     record.options_calls = list(rec.get("setOptions") or [])
     record.events = list(rec.get("events") or [])
     record.csp = list(rec.get("csp") or [])
+
+
+class _Arrivals:
+    """Arrival times of response bytes, per request, from the DevTools protocol.
+
+    Playwright reports a response only once it is whole; Chromium's own Network events say
+    when each chunk came in, which tells a stream that reached the browser in pieces from one
+    held back before it (and so a page that buffers from a proxy that does).
+    """
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str | None]] = []  # (DevTools id, url, post data)
+        self.data: dict[str, list[tuple[float, int]]] = {}
+
+    async def attach(self, context: BrowserContext, page: Page) -> None:
+        try:
+            cdp = await context.new_cdp_session(page)
+            cdp.on("Network.requestWillBeSent", self._will_send)
+            cdp.on("Network.dataReceived", self._received)
+            await cdp.send("Network.enable")
+        except Exception:  # not Chromium, or no DevTools: the checks do without arrivals
+            return
+
+    def _will_send(self, params: dict[str, Any]) -> None:
+        req = params.get("request") or {}
+        if req.get("method") == "POST":
+            self.sent.append(
+                (str(params.get("requestId")), str(req.get("url")), req.get("postData"))
+            )
+
+    def _received(self, params: dict[str, Any]) -> None:
+        rid = str(params.get("requestId"))
+        size = int(params.get("dataLength") or 0)
+        self.data.setdefault(rid, []).append((float(params.get("timestamp") or 0.0), size))
+
+    def assign(self, requests: list[NetRequest]) -> None:
+        """Match each POST of the recording to its DevTools request: same URL and body, in order."""
+        unused = list(self.sent)
+        for req in requests:
+            if req.method != "POST":
+                continue
+            for i, (rid, url, body) in enumerate(unused):
+                if url == req.url and (body is None or body == req.body):
+                    req.arrivals = self.data.get(rid, [])
+                    del unused[i]
+                    break
 
 
 async def _materialise(req: Request) -> NetRequest:

@@ -89,6 +89,7 @@ CASES: tuple[Case, ...] = (
         frozenset({"browser.page-context-accurate"}),
     ),
     Case("no-login-guard", "no-login-guard.html", frozenset({"browser.logged-out"})),
+    Case("buffering-fetch", "buffering-fetch.html", frozenset({"browser.stream-renders"})),
     # The chat opens from a floating button; the session is an ID token in localStorage.
     Case(
         "floating-button",

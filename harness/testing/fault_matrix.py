@@ -120,7 +120,9 @@ PROVEN_ELSEWHERE: dict[str, str] = {
     "browser.fetch-metadata": "pages no-metadata, floating-button-create-only (fixtures/pages)",
     "browser.page-context-accurate": "page wrong-page-context (fixtures/pages)",
     "browser.logged-out": "page no-login-guard (fixtures/pages)",
-    "browser.stream-renders": "Next.js route /buffered (fixtures/nextjs)",
+    "browser.stream-renders": (
+        "page buffering-fetch (fixtures/pages), Next.js route /buffered (fixtures/nextjs)"
+    ),
     "proxy.sse-pass-through": "Next.js route /buffered (fixtures/nextjs)",
     "proxy.httponly-cookie": "Next.js route /token-in-storage (fixtures/nextjs)",
 }
