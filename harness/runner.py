@@ -40,6 +40,9 @@ def pytest_args(
         "-q",
         "-o",
         "asyncio_default_fixture_loop_scope=function",
+        # Hints name options as this interface spells them (--token-b, not --chatkit-token-b).
+        "--chatkit-interface",
+        "cli",
     ]
     for name, value in options.items():
         # A repeatable option (a list) becomes one flag per item.

@@ -120,6 +120,7 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
         self.sql_store = store
         self.cfg = cfg
         self.model = model
+        self.renamed: set[str] = set()  # get-thread-500-after-rename: threads.update saw these
         # No tracing export: the offline model must not reach any network.
         set_tracing_disabled(True)
 
@@ -236,6 +237,13 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
             # Returns the stored metadata and forgets to load the items.
             thread = await self.store.load_thread(request.params.thread_id, context)
             return self._serialize(self._to_thread_response(thread))
+        if cfg.has(Fault.GET_THREAD_500_AFTER_RENAME):
+            if isinstance(request, ThreadsUpdateReq):
+                self.renamed.add(request.params.thread_id)
+            elif (
+                isinstance(request, ThreadsGetByIdReq) and request.params.thread_id in self.renamed
+            ):
+                raise RuntimeError("cannot serialise the stored thread object")
         if cfg.has(Fault.NO_TITLE_SAVE) and isinstance(request, ThreadsUpdateReq):
             thread = await self.store.load_thread(request.params.thread_id, context)
             thread.title = request.params.title

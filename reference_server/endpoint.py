@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from chatkit.server import StreamingResult
@@ -118,6 +118,8 @@ class ChatKitEndpoint:
         body, too_large, fully_read = await read_body(request, limit)
         if self._cold:
             await self._cold_start()
+        if cfg.has(Fault.REFUSE_ALL):
+            return auth_error_response(AuthError("the token is not accepted"))
         try:
             identity = await authenticate(request.headers, cfg, self.verifier)
         except AuthError as exc:
@@ -146,7 +148,10 @@ class ChatKitEndpoint:
         return await self._validated(body, context)
 
     def _context(self, raw: Any, request: Request, identity: Identity) -> RequestContext:
-        user_name, page = extract_user_and_page(raw, request.headers, identity.claims)
+        headers: Mapping[str, str] = request.headers
+        if self.cfg.has(Fault.HEADER_NAME_ONLY):
+            headers = {k: v for k, v in headers.items() if not k.lower().startswith("x-page-")}
+        user_name, page = extract_user_and_page(raw, headers, identity.claims)
         return RequestContext(
             user_id=identity.user_id,
             user_name=user_name,

@@ -23,6 +23,7 @@ class Fault(StrEnum):
     IGNORE_KID = "ignore-kid"
     SHARED_THREADS = "shared-threads"
     TRUST_USER_HEADER = "trust-user-header"
+    OWN_TOKENS_ONLY = "own-tokens-only"
     BUFFERED_STREAM = "buffered-stream"
     GZIP_STREAM = "gzip-stream"
     NO_CACHE_HEADERS = "no-cache-headers"
@@ -50,6 +51,10 @@ class Fault(StrEnum):
     CONTEXT_ON_CREATE_ONLY = "context-on-create-only"
     UNINDEXED_LIST = "unindexed-list"
     NO_BODY_LIMIT = "no-body-limit"
+    REFUSE_ALL = "refuse-all"
+    EVENTUAL_WRITES = "eventual-writes"
+    GET_THREAD_500_AFTER_RENAME = "get-thread-500-after-rename"
+    HEADER_NAME_ONLY = "header-name-only"
 
     @property
     def description(self) -> str:
@@ -73,6 +78,8 @@ DESCRIPTIONS: dict[Fault, str] = {
     "delete anyone's thread",
     Fault.TRUST_USER_HEADER: "the user id is taken from the X-User-ID header when present, "
     "overriding the token's subject",
+    Fault.OWN_TOKENS_ONLY: "accepts only HS256 tokens signed with its own secret (mint one with "
+    "--fault own-tokens-only --dev-token SUB); it trusts no other issuer, whatever it is told",
     Fault.BUFFERED_STREAM: "the whole SSE body is collected and sent at once at the end",
     Fault.GZIP_STREAM: "the event stream is gzip-compressed (Content-Encoding: gzip) and "
     "arrives in one piece",
@@ -120,6 +127,14 @@ DESCRIPTIONS: dict[Fault, str] = {
     "without an index",
     Fault.NO_BODY_LIMIT: "no request body size limit: a 2 MiB body is parsed and answered, "
     "never refused with 413",
+    Fault.REFUSE_ALL: "every request gets 401, whatever credential it carries (an identity "
+    "provider that no longer knows the harness's user; correct otherwise)",
+    Fault.EVENTUAL_WRITES: "assistant items are written by a background task 300 ms after "
+    "they were streamed (a write queue): items.list lags behind the stream",
+    Fault.GET_THREAD_500_AFTER_RENAME: "threads.get_by_id answers 500 for any thread renamed "
+    "with threads.update (a store that keeps the SDK's full thread object)",
+    Fault.HEADER_NAME_ONLY: "of the context headers only X-User-Name is read; X-Page-Title, "
+    "X-Page-Url and X-Page-Context are dropped",
 }
 
 

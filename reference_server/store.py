@@ -9,6 +9,7 @@ pydantic models on the way out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -68,6 +69,9 @@ class SqlStore(Store[RequestContext]):
         self.tables = Tables(table_prefix)
         self.scoped = Fault.SHARED_THREADS not in faults
         self.no_delete = Fault.NO_DELETE in faults
+        # eventual-writes: assistant items go through a background queue (a write 300 ms late).
+        self.write_delay = 0.3 if Fault.EVENTUAL_WRITES in faults else 0.0
+        self._pending: set[asyncio.Task[None]] = set()
         # SQLite has one writer at a time (and :memory: shares one connection), so
         # operations are serialised in-process instead of failing with "locked".
         self._lock: asyncio.Lock | None = asyncio.Lock() if url.startswith("sqlite") else None
@@ -292,7 +296,18 @@ class SqlStore(Store[RequestContext]):
         self, thread_id: str, item: ThreadItem, context: RequestContext
     ) -> None:
         """Append an item to the thread."""
+        if self.write_delay and item.type != "user_message":
+            task = asyncio.create_task(self._later(thread_id, item, context))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+            return
         await self._upsert_item(thread_id, item, context)
+
+    async def _later(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        await asyncio.sleep(self.write_delay)
+        # The thread may be deleted meanwhile; a queue worker then drops the write.
+        with contextlib.suppress(NotFoundError):
+            await self._upsert_item(thread_id, item, context)
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         """Insert or replace an item by id."""

@@ -79,6 +79,9 @@ class Exchange:
     elapsed: float = 0.0
     transport_error: str | None = None  # reset, timeout, protocol error mid-way
     truncated: bool = False  # the body cap was hit
+    # This attempt died on a reused keep-alive connection before any answer and was sent
+    # again on a fresh connection; the exchange returned to the caller is the second try.
+    retried: bool = False
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -268,13 +271,34 @@ class ChatKitClient:
     ) -> RecordedStream:
         who = self.identity if isinstance(identity, _Default) else identity
         h = self.headers_for(who, headers, streaming=True)
-        rec = RecordedStream(request_type, body, h, url or self.url)
+        target = url or self.url
+        rec, reused = await self._stream_once(
+            self._http, RecordedStream(request_type, body, h, target)
+        )
+        if reused and _dropped(rec):
+            self._mark_retried(rec)
+            async with self._fresh() as http:
+                rec, _ = await self._stream_once(
+                    http, RecordedStream(request_type, body, h, target)
+                )
+        self._observe(rec)
+        return rec
+
+    async def _stream_once(
+        self, http: httpx.AsyncClient, rec: RecordedStream
+    ) -> tuple[RecordedStream, bool]:
+        """One attempt; also says whether it went out on a reused (pooled) connection."""
         parser = SSEParser()
+        trace = _ConnectionTrace()
         t0 = time.monotonic()
         try:
             async with asyncio.timeout(limit := self._limit(rec.url)):
-                async with self._http.stream(
-                    "POST", rec.url, content=body, headers=_wire(h)
+                async with http.stream(
+                    "POST",
+                    rec.url,
+                    content=rec.request_body,
+                    headers=_wire(rec.request_headers),
+                    extensions={"trace": trace},
                 ) as resp:
                     rec.ttfb = time.monotonic() - t0
                     rec.status = resp.status_code
@@ -311,8 +335,7 @@ class ChatKitClient:
                     decoded = decoded[: self.max_body]
                 self._add_events(rec, parser.feed(decoded, rec.elapsed))
         rec.framing = parser.close()
-        self._observe(rec)
-        return rec
+        return rec, trace.reused
 
     async def request_raw(
         self,
@@ -326,12 +349,32 @@ class ChatKitClient:
     ) -> JsonResponse:
         who = self.identity if isinstance(identity, _Default) else identity
         h = self.headers_for(who, headers)
-        rec = JsonResponse(request_type, body, h, url or self.url)
-        t0 = time.monotonic()
+        target = url or self.url
         http = client or self._http
+        rec, reused = await self._request_once(http, JsonResponse(request_type, body, h, target))
+        if reused and _dropped(rec):
+            self._mark_retried(rec)
+            async with self._fresh() as fresh:
+                rec, _ = await self._request_once(
+                    fresh, JsonResponse(request_type, body, h, target)
+                )
+        self._observe(rec)
+        return rec
+
+    async def _request_once(
+        self, http: httpx.AsyncClient, rec: JsonResponse
+    ) -> tuple[JsonResponse, bool]:
+        trace = _ConnectionTrace()
+        t0 = time.monotonic()
         try:
             async with asyncio.timeout(limit := self._limit(rec.url)):
-                async with http.stream("POST", rec.url, content=body, headers=_wire(h)) as resp:
+                async with http.stream(
+                    "POST",
+                    rec.url,
+                    content=rec.request_body,
+                    headers=_wire(rec.request_headers),
+                    extensions={"trace": trace},
+                ) as resp:
                     rec.ttfb = time.monotonic() - t0
                     rec.status = resp.status_code
                     rec.headers = list(resp.headers.multi_items())
@@ -351,8 +394,18 @@ class ChatKitClient:
         rec.elapsed = time.monotonic() - t0
         if not rec.transport_error:
             _STALLS.pop(rec.url, None)
+        return rec, trace.reused
+
+    def _fresh(self) -> httpx.AsyncClient:
+        """A short-lived client for one retry: its own pool, so no other dead connection."""
+        timeout = httpx.Timeout(self.target.timeout, connect=min(10.0, self.target.timeout))
+        return httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+
+    def _mark_retried(self, rec: Exchange) -> None:
+        """The failed attempt still reached the target: observers see it, marked."""
+        rec.retried = True
+        rec.transport_error = f"{rec.transport_error}; sent again on a fresh connection"
         self._observe(rec)
-        return rec
 
     def _limit(self, url: str) -> float:
         """The time one request gets: the full timeout, or a short one once the target stalls.
@@ -477,6 +530,42 @@ class ChatKitClient:
     async def retry_after_item(self, thread_id: str, item_id: str, **kw: Any) -> RecordedStream:
         body = self.body("threads.retry_after_item", {"thread_id": thread_id, "item_id": item_id})
         return await self.stream_raw(body, request_type="threads.retry_after_item", **kw)
+
+
+class _ConnectionTrace:
+    """httpcore's ``trace`` extension: did this request open a connection of its own?
+
+    A request that opened none went out on a pooled keep-alive connection, the one case where
+    a close or reset before any answer can be the server ending an idle connection just as
+    the request arrived (a race of the transport, not an answer to the request).
+    """
+
+    def __init__(self) -> None:
+        self.connected = False
+
+    async def __call__(self, event: str, info: Mapping[str, Any]) -> None:
+        if event.startswith(("connection.connect_tcp.", "connection.connect_unix_socket.")):
+            self.connected = True
+
+    @property
+    def reused(self) -> bool:
+        return not self.connected
+
+
+# What a dropped connection looks like once httpx has reported it (timeouts are not drops).
+_DROPPED = ("connection reset", "server disconnected", "connection aborted", "broken pipe")
+
+
+def _dropped(rec: Exchange) -> bool:
+    """Closed or reset before any status line: worth one more try on a fresh connection."""
+    if rec.status != 0 or not rec.transport_error or rec.transport_error.startswith("timed out"):
+        return False
+    kind = rec.transport_error.split(":", 1)[0]
+    text = rec.transport_error.lower()
+    return kind in _DROPPED_TYPES or any(word in text for word in _DROPPED)
+
+
+_DROPPED_TYPES = frozenset({"RemoteProtocolError", "ReadError", "WriteError"})
 
 
 def _obj(value: Any) -> dict[str, Any]:

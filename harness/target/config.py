@@ -65,6 +65,10 @@ class Target:
     cold_start_threshold: float = 3.0
     start_command: str | None = None
     repeat: int = 1
+    # The record phase: probes in flight at once (1 = strict sequence), and how long a read
+    # that verifies an earlier write may poll before the data counts as missing.
+    concurrency: int = 8
+    settle: float = 2.0
     bundled: bool = False  # the harness started the bundled reference server itself
     # The test issuer (docs/auth.md). A port makes it serve on 127.0.0.1:PORT for an external
     # deployment that trusts it; the rest shape its tokens like the deployment expects.
@@ -96,6 +100,10 @@ class Target:
             raise ConfigError("timeout must be positive")
         if self.repeat < 1:
             raise ConfigError("repeat must be at least 1")
+        if self.concurrency < 1:
+            raise ConfigError("concurrency must be at least 1")
+        if self.settle < 0:
+            raise ConfigError("settle must be 0 or more seconds")
         if self.issuer_port is not None and not 0 <= self.issuer_port <= 65535:
             raise ConfigError(f"issuer port {self.issuer_port} is not a TCP port")
         self._check_model_stub()
@@ -188,8 +196,8 @@ class Target:
 
 _SECRET_HEADERS = {"authorization", "cookie", "x-api-key", "api-key", "proxy-authorization"}
 
-_FLOAT = {"timeout", "ttfb_threshold", "cold_start_threshold"}
-_INT = {"repeat", "issuer_port"}
+_FLOAT = {"timeout", "ttfb_threshold", "cold_start_threshold", "settle"}
+_INT = {"repeat", "issuer_port", "concurrency"}
 _BOOL = {"model_stub"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
