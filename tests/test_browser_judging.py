@@ -143,3 +143,18 @@ def test_text_steps_say_what_reached_the_browser_when() -> None:
     # Chunks within 5 ms of each other are one moment.
     req.arrivals = [(0.0, sizes[0]), (0.001, sizes[1]), (0.5, sum(sizes[2:]))]
     assert len(req.arrival_bursts()) == 2
+
+
+def test_no_element_reason_names_the_hint_or_the_click() -> None:
+    from harness.browser.recorder import PageRecord
+    from scenarios.test_browser import NO_ELEMENT, no_element_reason
+
+    rec = PageRecord("http://h/", True, "standin")
+    assert no_element_reason(rec) == NO_ELEMENT
+    assert "pass --frontend-open SELECTOR" in NO_ELEMENT
+    rec.opened = [("#menu", ""), ("#chat", "Timeout 10000ms exceeded.")]
+    assert no_element_reason(rec) == (
+        "the page rendered no <openai-chatkit>: clicking '#chat' failed (Timeout 10000ms exceeded.)"
+    )
+    rec.opened = [("#menu", ""), ("#chat", "")]
+    assert no_element_reason(rec).endswith("even after clicking '#menu', then '#chat'")
