@@ -107,7 +107,14 @@ TARGET_OPTIONS: dict[str, tuple[str, str]] = {
         "model_stub_url",
         "read the model stub you run for your deployment (chatkit-harness model-stub)",
     ),
+    "trigger": (
+        "triggers",
+        "FEATURE=PROMPT: a message that makes the deployment show a feature (repeatable; "
+        "widgets, client-tools, structured-input, progress, client-effect, notice, closed-thread)",
+    ),
 }
+# Options given once per value (--trigger widgets=... --trigger notice=...).
+TARGET_LISTS = frozenset({"trigger"})
 # Options that are switches: alone they mean "on"; they still take an optional value, so the
 # CLI can pass them on as --chatkit-NAME true.
 TARGET_SWITCHES = frozenset({"model-stub"})
@@ -117,11 +124,11 @@ TARGET_REPEATABLE = frozenset({"frontend-local-storage", "frontend-open"})
 
 def option_extra(name: str) -> dict[str, Any]:
     """Extra argparse settings of the target option ``name`` (shared with the CLI)."""
-    if name in TARGET_SWITCHES:
-        return {"nargs": "?", "const": "true", "metavar": "BOOL"}
+    if name in TARGET_LISTS:
+        return {"action": "append", "metavar": "FEATURE=PROMPT"}
     if name in TARGET_REPEATABLE:
         return {"action": "append"}
-    return {}
+    return {"nargs": "?", "const": "true", "metavar": "BOOL"} if name in TARGET_SWITCHES else {}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -45,7 +45,7 @@ def pytest_args(
         "cli",
     ]
     for name, value in options.items():
-        # A repeatable option (a list) becomes one flag per item.
+        # A repeatable option (a list: --trigger, --frontend-open) becomes one flag per item.
         for item in value if isinstance(value, (list, tuple)) else [value]:
             if item is not None:
                 args += [f"--chatkit-{name}", str(item)]

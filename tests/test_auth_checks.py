@@ -52,6 +52,8 @@ ISS, AUD, JWKS_PATH = "https://auth.example.test/", "chat-api", "/api/auth/jwks"
 JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.")
 OPTION_RE = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
 ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 120.0  # a loaded CI machine starts a server slowly
+NO_AUTH = ["--db", ":memory:", "--fault", "no-auth"]
 
 Results = dict[str, dict[str, Any]]
 
@@ -167,15 +169,43 @@ def test_token_faults_fail_their_own_checks(bundled: dict[str, Results]) -> None
     assert spoof["outcome"] == "blocked" and spoof["blocked_by"] == "auth.tenant-isolation"
 
 
+def _trusting_server(tmp: Path, *faults: str) -> tuple[Launched, list[str]]:
+    """A reference server trusting the test issuer on its own fixed port and kept key, and
+    the options that point a run at it: several runs share it without a start-up each."""
+    port = _free_port()
+    key = tmp / f"issuer-{port}.pem"
+    args = ["--db", ":memory:", "--jwks-url", f"http://127.0.0.1:{port}/.well-known/jwks.json"]
+    args += ["--issuer", "chatkit-harness-test-issuer", "--audience", "chatkit"]
+    for fault in faults:
+        args += ["--fault", fault]
+    server = start_reference_server(args, timeout=START_TIMEOUT)
+    return server, ["--url", server.url, "--issuer-port", str(port), "--issuer-key", str(key)]
+
+
 @pytest.mark.slow
-def test_eventual_writes_change_no_auth_verdict(bundled: dict[str, Results], tmp: Path) -> None:
-    """A store that writes 300 ms after the stream: five runs, each the correct server's
+def test_eventual_writes_change_no_auth_verdict(tmp: Path) -> None:
+    """A store that writes 300 ms after the stream: five runs, each with the correct server's
     verdicts (A's thread is compared through settled items.list and threads.list reads)."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        runs = list(pool.map(lambda _: cli_run(tmp, "--fault", "eventual-writes"), range(5)))
-    want = outcomes(bundled["correct"])
+    servers = [
+        _trusting_server(tmp),
+        _trusting_server(tmp, "eventual-writes"),
+        _trusting_server(tmp, "eventual-writes"),
+    ]
+    try:
+        (_, correct), (_, slow1), (_, slow2) = servers
+        # One run at a time per server (each run serves the issuer on the server's port).
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            first = pool.submit(lambda: [cli_run(tmp, *a) for a in (correct, slow1, slow1)])
+            second = pool.submit(lambda: [cli_run(tmp, *slow2) for _ in range(3)])
+            want, *runs = first.result()
+            runs += second.result()
+    finally:
+        for server, _ in servers:
+            server.stop()
+    assert outcomes(want) == dict.fromkeys(AUTH, "pass")
+    assert len(runs) == 5
     for results in runs:
-        assert outcomes(results) == want
+        assert outcomes(results) == outcomes(want)
 
 
 # -- a deployment configured like a real one ---------------------------------------------------
@@ -191,7 +221,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Launc
     args = ["--db", ":memory:", "--jwks-url", jwks, "--issuer", ISS, "--audience", AUD]
     for fault in DEPLOYMENT_FAULTS:
         args += ["--fault", fault]
-    server = start_reference_server(args)
+    server = start_reference_server(args, timeout=START_TIMEOUT)
     yield server, port, key
     server.stop()
 
@@ -254,7 +284,9 @@ def test_a_deployment_without_auth_is_failed_not_skipped(tmp: Path) -> None:
     """no-auth, given only its URL: no token, no second user, no issuer. Every check that
     could not build its probe fails naming auth.missing-token; alg-none sends an unsigned
     token with invented claims; isolation runs with two callers who send nothing."""
-    server = start_reference_server(["--db", ":memory:", "--fault", "no-auth"])
+    server = start_reference_server(
+        ["--db", ":memory:", "--fault", "no-auth"], timeout=START_TIMEOUT
+    )
     try:
         results = cli_run(tmp, "--url", server.url)
     finally:
@@ -286,7 +318,9 @@ def test_header_identity_given_with_h_is_said_and_pointed_at(tmp: Path) -> None:
     """-H 'X-User-ID: alice' rides on every probe: the missing-token label says so instead of
     claiming no identity header was sent. Per-user headers isolate, but only by an unverified
     header: tenant-isolation passes with that condition as its note."""
-    server = start_reference_server(["--db", ":memory:", "--fault", "no-auth"])
+    server = start_reference_server(
+        ["--db", ":memory:", "--fault", "no-auth"], timeout=START_TIMEOUT
+    )
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             forced_f = pool.submit(cli_run, tmp, "--url", server.url, "-H", "X-User-ID: alice")
@@ -338,7 +372,8 @@ def test_untrusted_issuer_blocks_every_issuer_signed_check(tmp: Path) -> None:
     the user's own token (which has no kid) run and pass."""
     key = tmp / "own-key.pem"
     server = start_reference_server(
-        ["--db", ":memory:", "--fault", "own-tokens-only", "--dev-key", str(key)]
+        ["--db", ":memory:", "--fault", "own-tokens-only", "--dev-key", str(key)],
+        timeout=START_TIMEOUT,
     )
     try:
         token = _own_token(key, "dana")
@@ -365,7 +400,9 @@ def test_untrusted_issuer_blocks_every_issuer_signed_check(tmp: Path) -> None:
 def plain_server(tmp: Path) -> Iterator[tuple[str, str]]:
     """A correct reference server trusting its own dev issuer, and user A's dev token."""
     key = tmp / "dev-key.pem"
-    server = start_reference_server(["--db", ":memory:", "--dev-key", str(key)])
+    server = start_reference_server(
+        ["--db", ":memory:", "--dev-key", str(key)], timeout=START_TIMEOUT
+    )
     token = subprocess.run(
         [sys.executable, "-m", "reference_server", "--dev-key", str(key), "--dev-token", "ann"],
         capture_output=True,

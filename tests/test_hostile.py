@@ -31,32 +31,38 @@ RSS_BOUND_MB = 1024
 
 # Modes where each request waits out the timeout: only the checks that read streams.
 SLOW = {"endless", "drip", "keepalive-only", "stall", "silent"}
-STREAM_CHECKS = ["protocol.framing", "sse.unbuffered", "errors.connection-survives"]
+# protocol.create-order judges the first threads.create: the root of every stream check.
+STREAM_CHECKS = [
+    "protocol.create-order",
+    "protocol.framing",
+    "sse.unbuffered",
+    "errors.connection-survives",
+]
 # Modes that send 16 MB or more per request: the protocol checks (a dozen capped bodies).
 HEAVY = {"flood", "big-event", "gzip-bomb"}
 
 # mode -> (a check that must not pass, words its message/actual must contain)
 EXPECTED: dict[str, tuple[str, str]] = {
-    "endless": ("protocol.framing", "timed out after 3 s"),
-    "drip": ("protocol.framing", "timed out after 3 s"),
-    "keepalive-only": ("protocol.framing", "timed out after 3 s"),
-    "stall": ("protocol.framing", "timed out after 3 s"),
-    "silent": ("protocol.framing", "no response, timed out"),
-    "flood": ("protocol.framing", "size cap"),
-    "big-event": ("protocol.framing", "size cap"),
-    "gzip-bomb": ("protocol.framing", "size cap"),
-    "close": ("protocol.framing", "Server disconnected"),
-    "reset": ("protocol.framing", "Connection reset"),
-    "bad-chunked": ("protocol.framing", "chunk"),
-    "short-body": ("protocol.framing", "without sending complete message body"),
-    "huge-headers": ("protocol.framing", "no response, RemoteProtocolError"),
+    "endless": ("protocol.create-order", "timed out after 3 s"),
+    "drip": ("protocol.create-order", "timed out after 3 s"),
+    "keepalive-only": ("protocol.create-order", "timed out after 3 s"),
+    "stall": ("protocol.create-order", "timed out after 3 s"),
+    "silent": ("protocol.create-order", "no response, timed out"),
+    "flood": ("protocol.create-order", "size cap"),
+    "big-event": ("protocol.create-order", "size cap"),
+    "gzip-bomb": ("protocol.create-order", "size cap"),
+    "close": ("protocol.create-order", "Server disconnected"),
+    "reset": ("protocol.create-order", "Connection reset"),
+    "bad-chunked": ("protocol.create-order", "chunk"),
+    "short-body": ("protocol.create-order", "without sending complete message body"),
+    "huge-headers": ("protocol.create-order", "no response, RemoteProtocolError"),
     "invalid-utf8": ("protocol.framing", "not valid UTF-8"),
-    "garbage": ("protocol.framing", "without a JSON object"),
+    "garbage": ("protocol.create-order", "did not start with thread.created"),
     "wrong-content-type": ("sse.content-type", "application/json"),
-    "redirect-loop": ("protocol.framing", "HTTP 307"),
+    "redirect-loop": ("protocol.create-order", "HTTP 307"),
     "html-login": ("protocol.json-content-type", "text/html"),
-    "empty": ("protocol.framing", "HTTP 200, 0 events"),
-    "wrong-shapes": ("protocol.event-schema", "is not a ChatKit event"),
+    "empty": ("protocol.create-order", "HTTP 200, 0 events"),
+    "wrong-shapes": ("protocol.create-order", "of the wrong shape"),
 }
 
 
@@ -149,12 +155,13 @@ def test_http_to_tls_port_fails_the_checks(runs: dict[str, Future[CliRun]]) -> N
     run = runs["http-to-tls-port"].result()
     assert_survived(run)
     assert run.returncode == 1, run.describe()
-    framing = run.checks["protocol.framing"]
-    assert framing["outcome"] == "fail"
+    create = run.checks["protocol.create-order"]  # the root: the stream checks are blocked by it
+    assert create["outcome"] == "fail"
+    assert run.checks["protocol.framing"]["blocked_by"] == "protocol.create-order"
     # A TLS server answers plaintext by hanging up: a close or a reset, whichever the kernel
     # delivers first. Either way the check must name the dropped connection.
     dropped = ("Server disconnected", "Connection reset")
-    assert any(d in framing["actual"] for d in dropped), framing["actual"]
+    assert any(d in create["actual"] for d in dropped), create["actual"]
 
 
 def test_https_self_signed_is_one_clear_line(runs: dict[str, Future[CliRun]]) -> None:

@@ -88,6 +88,9 @@ class Target:
     # reads a stub the user runs (`chatkit-harness model-stub --port P`).
     model_stub: bool = False
     model_stub_url: str | None = None
+    # Prompts that make the deployment show an app-specific feature (a widget only its own
+    # tool renders): feature name -> user message, e.g. widgets -> "show me the weather".
+    triggers: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.url:
@@ -220,6 +223,8 @@ def _coerce(name: str, value: Any) -> Any:
         return parse_claims(value)
     if name in _REPEATED:
         return parse_repeated(value)
+    if name == "triggers":
+        return parse_triggers(value)
     return value
 
 
@@ -231,6 +236,20 @@ def parse_repeated(value: Any) -> tuple[str, ...]:
     """A list of strings from a list (flags, TOML) or a string holding one item per line."""
     items = value.splitlines() if isinstance(value, str) else list(value)
     return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def parse_triggers(value: Any) -> dict[str, str]:
+    """Triggers from a mapping (pyproject table) or 'feature=prompt' strings (repeatable)."""
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    items = [value] if isinstance(value, str) else list(value)
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, prompt = str(item).partition("=")
+        if not sep or not name.strip() or not prompt.strip():
+            raise ConfigError(f"trigger {item!r} is not of the form 'feature=prompt'")
+        out[name.strip()] = prompt.strip()
+    return out
 
 
 def parse_claims(value: Any) -> dict[str, Any]:
