@@ -54,10 +54,30 @@ TARGET_OPTIONS: dict[str, tuple[str, str]] = {
     "user-header": ("user_header", "plain identity header some deployments trust"),
     "origin-url": ("origin_url", "the same backend without the proxy, for edge-vs-origin"),
     "frontend-url": ("frontend_url", "page URL for the browser checks"),
-    "script": ("chatkit_script", "standin, cdn or auto"),
+    "script": (
+        "chatkit_script",
+        "standin, cdn or auto (auto: one HEAD request to OpenAI's CDN decides)",
+    ),
     "frontend-cookie": (
         "frontend_cookie",
         "session cookie NAME=VALUE for the page (httpOnly; {token} is the test user's token)",
+    ),
+    # The page's session as apps keep it, and how its chat opens (docs/browser.md).
+    "frontend-storage-state": (
+        "frontend_storage_state",
+        "Playwright storage-state file (cookies, localStorage) the page starts with",
+    ),
+    "frontend-local-storage": (
+        "frontend_local_storage",
+        "localStorage KEY=VALUE of the page's origin (repeatable; {token} is the token)",
+    ),
+    "frontend-login": (
+        "frontend_login",
+        "Python file with async login(page, user) that signs in through the app's form",
+    ),
+    "frontend-open": (
+        "frontend_open",
+        "CSS selector clicked before the chat is awaited (repeatable: clicks in order)",
     ),
     "context": ("context_mode", "how context is sent: body, headers or both"),
     "timeout": ("timeout", "seconds before one request is given up (default 30)"),
@@ -102,12 +122,16 @@ TARGET_LISTS = frozenset({"trigger"})
 # Options that are switches: alone they mean "on"; they still take an optional value, so the
 # CLI can pass them on as --chatkit-NAME true.
 TARGET_SWITCHES = frozenset({"model-stub"})
+# Options given once per item; their value is a list.
+TARGET_REPEATABLE = frozenset({"frontend-local-storage", "frontend-open"})
 
 
 def option_extra(name: str) -> dict[str, Any]:
     """Extra argparse settings of the target option ``name`` (shared with the CLI)."""
     if name in TARGET_LISTS:
         return {"action": "append", "metavar": "FEATURE=PROMPT"}
+    if name in TARGET_REPEATABLE:
+        return {"action": "append"}
     return {"nargs": "?", "const": "true", "metavar": "BOOL"} if name in TARGET_SWITCHES else {}
 
 

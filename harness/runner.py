@@ -45,11 +45,10 @@ def pytest_args(
         "cli",
     ]
     for name, value in options.items():
-        if isinstance(value, list):  # a repeatable option (--trigger)
-            for one in value:
-                args += [f"--chatkit-{name}", str(one)]
-        elif value is not None:
-            args += [f"--chatkit-{name}", str(value)]
+        # A repeatable option (a list: --trigger, --frontend-open) becomes one flag per item.
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if item is not None:
+                args += [f"--chatkit-{name}", str(item)]
     for h in headers:
         args += ["--chatkit-header", h]
     for pat in select:

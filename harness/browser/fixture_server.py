@@ -6,6 +6,12 @@ React page) the way a small app would:
 - ``GET /config.js`` sets ``window.CHATKIT_CONFIG = {apiUrl, domainKey}``: where the backend is.
 - ``GET /session`` reads the httpOnly ``auth_token`` cookie and answers ``{token, user}``
   (401 without it), as a session endpoint of an auth library would.
+- ``GET /api/auth/jwks`` serves the test issuer's key set, as an auth library's JWKS route
+  does, for pages that check an ID token kept in ``localStorage``.
+- ``POST /login`` (a form: ``email``, ``password``) signs one of ``accounts`` in: it sets the
+  httpOnly session cookie and redirects to ``next``; a wrong password gets the form again.
+- ``POST /api/chatkit`` is a dev-server proxy (as Vite's ``server.proxy`` is): the request goes
+  to the backend untouched, anonymous or not, and the answer streams back.
 - A second listener passes ``POST`` requests through to the ChatKit backend unchanged, adding
   the CORS headers a cross-origin page needs (the backend itself may not send them), and
   relays the answer chunk by chunk so streaming stays streaming.
@@ -17,13 +23,14 @@ import base64
 import http.client
 import json
 import mimetypes
+import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 SESSION_COOKIE = "auth_token"
 # Hop-by-hop headers (RFC 9110 §7.6.1) and the framing this front sets itself.
@@ -64,12 +71,55 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
+def _relay(
+    handler: BaseHTTPRequestHandler,
+    upstream_url: str,
+    path: str,
+    extra_headers: Callable[[], None] = lambda: None,
+) -> None:
+    """POST the request to ``path`` of ``upstream_url`` unchanged; stream the answer back."""
+    upstream = urlsplit(upstream_url)
+    length = int(handler.headers.get("Content-Length") or 0)
+    body = handler.rfile.read(length)
+    headers = {k: v for k, v in handler.headers.items() if k.lower() not in _HOP}
+    conn = http.client.HTTPConnection(upstream.hostname or "127.0.0.1", upstream.port, timeout=60)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        resp = conn.getresponse()
+        handler.send_response(resp.status)
+        extra_headers()
+        for name, value in resp.getheaders():
+            lower = name.lower()
+            if lower not in _HOP | {"date", "server"} and not lower.startswith("access-control-"):
+                handler.send_header(name, value)
+        # Re-chunked as it arrives, so a stream stays a stream.
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        while True:
+            chunk = resp.read1(65536)
+            if not chunk:
+                break
+            handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            handler.wfile.flush()
+        handler.wfile.write(b"0\r\n\r\n")
+    except OSError:
+        handler.close_connection = True
+    finally:
+        conn.close()
+
+
 @dataclass
 class FixtureSite:
-    """Serves ``mounts`` (URL prefix -> directory) and fronts ``backend_url`` with CORS."""
+    """Serves ``mounts`` (URL prefix -> directory) and fronts ``backend_url`` with CORS.
+
+    ``accounts`` maps an e-mail address to (password, session token) for ``POST /login``;
+    ``jwks_url`` is where ``/api/auth/jwks`` gets its keys.
+    """
 
     backend_url: str
     mounts: Mapping[str, Path]
+    accounts: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    jwks_url: str = ""
     _servers: list[_Server] = field(default_factory=list)
 
     def start(self) -> FixtureSite:
@@ -125,8 +175,47 @@ class FixtureSite:
                     user = {"id": claims.get("sub", ""), "name": claims.get("name", "")}
                     body = json.dumps({"token": token, "user": user}).encode()
                     self._send(200, "application/json", body)
+                elif path == "/api/auth/jwks" and site.jwks_url:
+                    import urllib.request
+
+                    with urllib.request.urlopen(site.jwks_url, timeout=10) as resp:
+                        self._send(200, "application/json", resp.read())
                 else:
                     self._static(path)
+
+            def do_POST(self) -> None:
+                path = urlsplit(self.path).path
+                if path == "/api/chatkit":
+                    # Chunked relaying needs an HTTP/1.1 status line.
+                    self.protocol_version = "HTTP/1.1"
+                    query = urlsplit(self.path).query
+                    upstream = urlsplit(site.backend_url).path or "/"
+                    _relay(self, site.backend_url, upstream + (f"?{query}" if query else ""))
+                elif path == "/login":
+                    self._login()
+                else:
+                    self._send(404, "text/plain", b"not found")
+
+            def _login(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                form = parse_qs(self.rfile.read(length).decode("utf-8", errors="replace"))
+                email = (form.get("email") or [""])[0]
+                password = (form.get("password") or [""])[0]
+                target = (form.get("next") or ["/"])[0]
+                account = site.accounts.get(email)
+                if account is None or account[0] != password or not target.startswith("/"):
+                    self.send_response(303)
+                    self.send_header("Location", "/login.html?failed=1")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(303)
+                self.send_header(
+                    "Set-Cookie", f"{SESSION_COOKIE}={account[1]}; Path=/; HttpOnly; SameSite=Lax"
+                )
+                self.send_header("Location", target)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def _static(self, path: str) -> None:
                 for prefix, root in sorted(site.mounts.items(), key=lambda kv: -len(kv[0])):
@@ -158,7 +247,7 @@ class FixtureSite:
     # -- the CORS front of the backend ------------------------------------------------------
 
     def _cors_handler(self) -> type[BaseHTTPRequestHandler]:
-        upstream = urlsplit(self.backend_url)
+        site = self
 
         class Cors(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -179,37 +268,7 @@ class FixtureSite:
                 self.end_headers()
 
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
-                conn = http.client.HTTPConnection(
-                    upstream.hostname or "127.0.0.1", upstream.port, timeout=60
-                )
-                try:
-                    conn.request("POST", self.path, body=body, headers=headers)
-                    resp = conn.getresponse()
-                    self.send_response(resp.status)
-                    self._cors()
-                    for name, value in resp.getheaders():
-                        lower = name.lower()
-                        if lower not in _HOP | {"date", "server"} and not lower.startswith(
-                            "access-control-"
-                        ):
-                            self.send_header(name, value)
-                    # Re-chunked as it arrives, so a stream stays a stream.
-                    self.send_header("Transfer-Encoding", "chunked")
-                    self.end_headers()
-                    while True:
-                        chunk = resp.read1(65536)
-                        if not chunk:
-                            break
-                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                        self.wfile.flush()
-                    self.wfile.write(b"0\r\n\r\n")
-                except OSError:
-                    self.close_connection = True
-                finally:
-                    conn.close()
+                _relay(self, site.backend_url, self.path, self._cors)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -222,7 +281,8 @@ class FixtureStack:
     """The test issuer, the bundled reference server trusting it, and a :class:`FixtureSite`.
 
     ``args`` are extra reference-server flags (a fault mode, say). ``token`` is a valid token of
-    the test user; ``cookie`` the ``--frontend-cookie`` value the fixture pages expect.
+    the test user; ``cookie`` the ``--frontend-cookie`` value the fixture pages expect;
+    ``email`` and ``password`` sign the same user in through the site's ``/login`` form.
     """
 
     mounts: Mapping[str, Path]
@@ -230,6 +290,8 @@ class FixtureStack:
     token: str = ""
     backend_url: str = ""
     site: FixtureSite | None = None
+    email: str = "alice@example.com"
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     _stop: list[Any] = field(default_factory=list)
 
     cookie = f"{SESSION_COOKIE}={{token}}"
@@ -253,12 +315,18 @@ class FixtureStack:
                     "--audience",
                     issuer.audience,
                     *self.args,
-                ]
+                ],
+                timeout=90,  # a shared CI machine can take a while to import the SDK
             )
             self._stop.append(server.stop)
             self.backend_url = server.url
             self.token = issuer.mint("alice")
-            self.site = FixtureSite(server.url, self.mounts).start()
+            self.site = FixtureSite(
+                server.url,
+                self.mounts,
+                accounts={self.email: (self.password, self.token)},
+                jwks_url=issuer.jwks_url,
+            ).start()
             self._stop.append(self.site.stop)
         except BaseException:
             self.stop()

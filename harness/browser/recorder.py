@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from harness.protocol.client import TargetUnreachable
-from harness.protocol.sse import parse_all
+from harness.protocol.sse import SSEParser, parse_all
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, Page, Request
+    from playwright.async_api import Browser, BrowserContext, Page, Request
 
+    from harness.browser.login import FrontendUser, LoginHook
     from harness.browser.standin import ScriptMode
 
 FIRST_MESSAGE = "Hello from the chatkit-harness browser check."
@@ -95,6 +96,9 @@ EXPECTED_CONTEXT = r"""
 """
 
 # Sends one message through the element's public API and waits for the turn to settle.
+# Besides the element's own text as it changes (the renders, first one taken before the
+# message is sent), it keeps the text of the chat's container before and after the turn: the
+# nearest ancestor holding anything besides the chat, where a page shows its chat errors.
 SEND_TURN = r"""
 async ([text, newThread, timeoutMs]) => {
   const el = document.querySelector("openai-chatkit");
@@ -105,6 +109,20 @@ async ([text, newThread, timeoutMs]) => {
   const textOf = () => Array.from(root.childNodes)
     .filter((n) => n.nodeName !== "STYLE" && n.nodeName !== "SCRIPT")
     .map((n) => n.textContent || "").join("\n");
+  const container = (() => {
+    let child = el;
+    let node = el.parentElement;
+    while (node && node !== document.body) {
+      const others = Array.from(node.childNodes).some((n) => n !== child
+        && (n.nodeType === 1 || (n.nodeType === 3 && n.textContent.trim())));
+      if (others) return node;
+      child = node;
+      node = node.parentElement;
+    }
+    return node || document.documentElement;
+  })();
+  const chatText = () => (container.innerText || "") + "\n" + textOf();
+  const containerBefore = chatText();
   rec.renders = [[Math.round(performance.now()), textOf()]];
   const observer = new MutationObserver(() => {
     rec.renders.push([Math.round(performance.now()), textOf()]);
@@ -143,7 +161,7 @@ async ([text, newThread, timeoutMs]) => {
   observer.disconnect();
   const errors = rec.events.slice(start).filter((e) => e.name === "chatkit.error")
     .map((e) => e.detail);
-  return { outcome, renders: rec.renders, errors };
+  return { outcome, renders: rec.renders, errors, containerBefore, containerAfter: chatText() };
 }
 """
 
@@ -152,16 +170,6 @@ STORAGE = r"""
   const dump = (s) => { try { return JSON.stringify(Object.assign({}, s)); } catch { return ""; } };
   return { cookie: document.cookie, local: dump(window.localStorage),
            session: dump(window.sessionStorage) };
-}
-"""
-
-VISIBLE_TEXT = r"""
-() => {
-  const parts = [document.body ? document.body.innerText : ""];
-  for (const el of document.querySelectorAll("openai-chatkit")) {
-    if (el.shadowRoot) parts.push(el.shadowRoot.textContent || "");
-  }
-  return parts.join("\n");
 }
 """
 
@@ -179,6 +187,9 @@ class NetRequest:
     response_headers: dict[str, str] = field(default_factory=dict)
     failure: str | None = None
     response_body: bytes | None = None
+    # When the response's bytes reached the browser: (seconds, bytes) per network chunk,
+    # from the DevTools protocol (empty where it is not available).
+    arrivals: list[tuple[float, int]] = field(default_factory=list)
 
     @property
     def envelope(self) -> dict[str, Any] | None:
@@ -232,18 +243,66 @@ class NetRequest:
                 ]
         return "".join(texts)
 
+    def arrival_bursts(self, gap: float = 0.005) -> list[tuple[float, int]]:
+        """(time, bytes) of each group of chunks that reached the browser within ``gap`` s."""
+        out: list[tuple[float, int]] = []
+        for t, size in sorted(self.arrivals):
+            if out and t - out[-1][0] <= gap:
+                out[-1] = (out[-1][0], out[-1][1] + size)
+            else:
+                out.append((t, size))
+        return out
+
+    def text_steps(self) -> list[int]:
+        """How much reply text (summed text deltas) the browser had after each burst.
+
+        The most a page can show while a reply streams is one state per burst that brought
+        new text: a stream that reached the browser in few pieces cannot render in many.
+        """
+        if not self.response_body or not self.arrivals:
+            return []
+        parser = SSEParser()
+        body, pos, shown, out = self.response_body, 0, 0, []
+        bursts = self.arrival_bursts()
+        for i, (_, size) in enumerate(bursts):
+            # The last burst takes whatever is left (sizes are decoded bytes, near enough).
+            end = len(body) if i == len(bursts) - 1 else pos + size
+            for ev in parser.feed(body[pos:end]):
+                shown += _delta_length(ev.data)
+            pos = end
+            out.append(shown)
+        return out
+
     @property
     def is_stream(self) -> bool:
         return "text/event-stream" in self.response_headers.get("content-type", "")
+
+
+def _delta_length(data: str) -> int:
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return 0
+    update = payload.get("update") if isinstance(payload, dict) else None
+    if (
+        isinstance(update, dict)
+        and payload.get("type") == "thread.item.updated"
+        and update.get("type") == "assistant_message.content_part.text_delta"
+    ):
+        return len(str(update.get("delta") or ""))
+    return 0
 
 
 @dataclass
 class Turn:
     text: str
     outcome: str  # end, error, timeout, rejected: ..., no-element, not-upgraded
-    renders: list[tuple[int, str]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    renders: list[tuple[int, str]] = field(default_factory=list)  # [0]: before the send
+    errors: list[str] = field(default_factory=list)  # chatkit.error details during the turn
     expected_context: dict[str, str] = field(default_factory=dict)
+    # The chat's container (and the element's own text) before and after the turn.
+    container_before: str = ""
+    container_after: str = ""
 
 
 @dataclass
@@ -263,7 +322,8 @@ class PageRecord:
     events: list[dict[str, Any]] = field(default_factory=list)
     turns: list[Turn] = field(default_factory=list)
     storage: dict[str, str] = field(default_factory=dict)
-    visible_text: str = ""
+    # --frontend-open: each selector clicked, with "" or why the click failed.
+    opened: list[tuple[str, str]] = field(default_factory=list)
     elapsed: float = 0.0
     artifacts: list[Path] = field(default_factory=list)
 
@@ -288,8 +348,11 @@ class PageRecord:
 class RecordOptions:
     frontend_url: str
     script_mode: ScriptMode
-    cookies: list[dict[str, Any]]
     timeout: float
+    storage_state: dict[str, Any] | None = None  # Playwright's {cookies, origins}
+    login: LoginHook | None = None  # signs in before the page is loaded
+    user: FrontendUser | None = None
+    open_selectors: tuple[str, ...] = ()  # clicked in order before the element is awaited
     turns: int = 2
     workdir: Path | None = None
     logged_in: bool = True
@@ -304,15 +367,22 @@ async def record_page(browser: Browser, opts: RecordOptions) -> PageRecord:
     tag = "logged-in" if opts.logged_in else "logged-out"
     har = workdir / f"{tag}.har"
     record = PageRecord(opts.frontend_url, opts.logged_in, opts.script_mode)
-    context = await browser.new_context(record_har_path=str(har), record_har_content="embed")
+    context = await browser.new_context(
+        record_har_path=str(har),
+        record_har_content="embed",
+        storage_state=opts.storage_state,  # type: ignore[arg-type]
+    )
     pending: list[Request] = []
     try:
-        await context.tracing.start(screenshots=True, snapshots=True)
         await standin.install(context, opts.script_mode)
-        if opts.cookies:
-            await context.add_cookies(opts.cookies)  # type: ignore[arg-type]
         await context.add_init_script(INIT_SCRIPT)
         page = await context.new_page()
+        arrivals = _Arrivals()
+        await arrivals.attach(context, page)
+        if opts.login is not None:
+            await _login(page, opts)
+        # Traced from here: what a login hook typed stays out of the trace.
+        await context.tracing.start(screenshots=True, snapshots=True)
         page.on("request", lambda r: pending.append(r))
         page.on("console", lambda m: record.console.append((m.type, m.text)))
         page.on("pageerror", lambda e: record.page_errors.append(str(e)))
@@ -320,6 +390,7 @@ async def record_page(browser: Browser, opts: RecordOptions) -> PageRecord:
             await _drive(page, record, opts)
         finally:
             record.requests = [await _materialise(r) for r in pending]
+            arrivals.assign(record.requests)
             screenshot = workdir / f"{tag}.png"
             with contextlib.suppress(Exception):
                 await page.screenshot(path=str(screenshot), full_page=True, timeout=5000)
@@ -336,16 +407,56 @@ async def record_page(browser: Browser, opts: RecordOptions) -> PageRecord:
     return record
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+async def _login(page: Page, opts: RecordOptions) -> None:
+    """Run the user's login hook; a hook that fails is a harness error (exit 2), not a verdict."""
+    from harness.target.config import ConfigError
+
+    assert opts.login is not None and opts.user is not None
+    try:
+        await asyncio.wait_for(opts.login(page, opts.user), timeout=max(opts.timeout, 30.0))
+    except TimeoutError:
+        raise ConfigError("frontend-login: login(page, user) did not return in time") from None
+    except Exception as exc:
+        raise ConfigError(
+            f"frontend-login: login(page, user) raised {type(exc).__name__}: {_first_line(exc)}"
+        ) from None
+
+
+async def _open_chat(page: Page, record: PageRecord, opts: RecordOptions) -> None:
+    """Click the --frontend-open selectors in order; stop at the first that cannot be clicked."""
+    click_ms = int(min(opts.timeout, 10.0) * 1000)
+    for selector in opts.open_selectors:
+        try:
+            await page.click(selector, timeout=click_ms)
+        except Exception as exc:
+            record.opened.append((selector, _first_line(exc)))
+            return
+        record.opened.append((selector, ""))
+
+
 async def _drive(page: Page, record: PageRecord, opts: RecordOptions) -> None:
     timeout_ms = int(opts.timeout * 1000)
     try:
         response = await page.goto(opts.frontend_url, wait_until="load", timeout=timeout_ms)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise TargetUnreachable(f"cannot load {opts.frontend_url}: {first}") from None
+        raise TargetUnreachable(f"cannot load {opts.frontend_url}: {_first_line(exc)}") from None
     if response is not None and response.status >= 400:
         raise TargetUnreachable(f"cannot load {opts.frontend_url}: HTTP {response.status}")
-    await _wait_for_definition(page, opts.timeout)
+    loading = _Loading(page)
+    try:
+        await loading.until_defined(opts.timeout)
+        if opts.open_selectors:
+            await loading.until_settled(cap=min(opts.timeout, 3.0))
+            await _open_chat(page, record, opts)
+            # Opening may be what loads the script (a chat loaded on demand).
+            await loading.until_defined(opts.timeout)
+    finally:
+        loading.close()
     # Once defined, the integration should render the element and hand it its options.
     defined = await page.evaluate("() => !!customElements.get('openai-chatkit')")
     with contextlib.suppress(Exception):
@@ -368,6 +479,8 @@ async def _drive(page: Page, record: PageRecord, opts: RecordOptions) -> None:
                     renders=[(int(t), str(s)) for t, s in result.get("renders", [])],
                     errors=[str(e) for e in result.get("errors", [])],
                     expected_context={k: str(v) for k, v in expected.items()},
+                    container_before=str(result.get("containerBefore") or ""),
+                    container_after=str(result.get("containerAfter") or ""),
                 )
             )
             if record.turns[-1].outcome != "end":
@@ -378,47 +491,63 @@ async def _drive(page: Page, record: PageRecord, opts: RecordOptions) -> None:
     await _snapshot(page, record)
     with contextlib.suppress(Exception):
         record.storage = {k: str(v) for k, v in (await page.evaluate(STORAGE)).items()}
-    with contextlib.suppress(Exception):
-        record.visible_text = str(await page.evaluate(VISIBLE_TEXT))
 
 
-async def _wait_for_definition(page: Page, timeout: float, quiet: float = 0.75) -> None:
-    """Until openai-chatkit is defined, or no script has been loading for ``quiet`` seconds.
+_LOADING_KINDS = {"script": "script", "fetch": "fetch", "xhr": "fetch"}
 
-    A page may add the script late (after hydration, on idle), so the page's ``load`` is not
-    enough; waiting for network idle is no good either, as one unread response body or a
-    long poll keeps a connection open for ever.
+
+class _Loading:
+    """The page's script and fetch requests in flight, and when each set last changed.
+
+    A page may add the script late (after hydration, on idle, on the click that opens the
+    chat), so the page's ``load`` is not enough; waiting for network idle is no good either,
+    as one unread response body or a long poll keeps a connection open for ever.
     """
-    in_flight: set[Any] = set()
-    last_change = time.monotonic()
 
-    def started(req: Request) -> None:
-        nonlocal last_change
-        if req.resource_type == "script":
-            in_flight.add(req)
-            last_change = time.monotonic()
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.in_flight: dict[str, set[Any]] = {"script": set(), "fetch": set()}
+        self.changed: dict[str, float] = {"script": time.monotonic(), "fetch": time.monotonic()}
+        page.on("request", self._started)
+        page.on("requestfinished", self._ended)
+        page.on("requestfailed", self._ended)
 
-    def ended(req: Request) -> None:
-        nonlocal last_change
-        if req in in_flight:
-            in_flight.discard(req)
-            last_change = time.monotonic()
+    def close(self) -> None:
+        self.page.remove_listener("request", self._started)
+        self.page.remove_listener("requestfinished", self._ended)
+        self.page.remove_listener("requestfailed", self._ended)
 
-    page.on("request", started)
-    page.on("requestfinished", ended)
-    page.on("requestfailed", ended)
-    deadline = time.monotonic() + timeout
-    try:
+    def _started(self, req: Request) -> None:
+        kind = _LOADING_KINDS.get(req.resource_type)
+        if kind:
+            self.in_flight[kind].add(req)
+            self.changed[kind] = time.monotonic()
+
+    def _ended(self, req: Request) -> None:
+        for kind, reqs in self.in_flight.items():
+            if req in reqs:
+                reqs.discard(req)
+                self.changed[kind] = time.monotonic()
+
+    def quiet(self, kind: str, seconds: float) -> bool:
+        return not self.in_flight[kind] and time.monotonic() - self.changed[kind] > seconds
+
+    async def until_defined(self, timeout: float, quiet: float = 0.75) -> None:
+        """Until openai-chatkit is defined, or no script has been loading for ``quiet`` s."""
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if await page.evaluate("() => !!customElements.get('openai-chatkit')"):
+            if await self.page.evaluate("() => !!customElements.get('openai-chatkit')"):
                 return
-            if not in_flight and time.monotonic() - last_change > quiet:
+            if self.quiet("script", quiet):
                 return
             await asyncio.sleep(0.05)
-    finally:
-        page.remove_listener("request", started)
-        page.remove_listener("requestfinished", ended)
-        page.remove_listener("requestfailed", ended)
+
+    async def until_settled(self, cap: float, quiet: float = 0.5) -> None:
+        """Until no fetch has been in flight for ``quiet`` s (at most ``cap`` s): a page still
+        checking its session may not have wired its buttons up yet."""
+        deadline = time.monotonic() + cap
+        while time.monotonic() < deadline and not self.quiet("fetch", quiet):
+            await asyncio.sleep(0.05)
 
 
 async def _snapshot(page: Page, record: PageRecord) -> None:
@@ -432,6 +561,52 @@ async def _snapshot(page: Page, record: PageRecord) -> None:
     record.options_calls = list(rec.get("setOptions") or [])
     record.events = list(rec.get("events") or [])
     record.csp = list(rec.get("csp") or [])
+
+
+class _Arrivals:
+    """Arrival times of response bytes, per request, from the DevTools protocol.
+
+    Playwright reports a response only once it is whole; Chromium's own Network events say
+    when each chunk came in, which tells a stream that reached the browser in pieces from one
+    held back before it (and so a page that buffers from a proxy that does).
+    """
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str | None]] = []  # (DevTools id, url, post data)
+        self.data: dict[str, list[tuple[float, int]]] = {}
+
+    async def attach(self, context: BrowserContext, page: Page) -> None:
+        try:
+            cdp = await context.new_cdp_session(page)
+            cdp.on("Network.requestWillBeSent", self._will_send)
+            cdp.on("Network.dataReceived", self._received)
+            await cdp.send("Network.enable")
+        except Exception:  # not Chromium, or no DevTools: the checks do without arrivals
+            return
+
+    def _will_send(self, params: dict[str, Any]) -> None:
+        req = params.get("request") or {}
+        if req.get("method") == "POST":
+            self.sent.append(
+                (str(params.get("requestId")), str(req.get("url")), req.get("postData"))
+            )
+
+    def _received(self, params: dict[str, Any]) -> None:
+        rid = str(params.get("requestId"))
+        size = int(params.get("dataLength") or 0)
+        self.data.setdefault(rid, []).append((float(params.get("timestamp") or 0.0), size))
+
+    def assign(self, requests: list[NetRequest]) -> None:
+        """Match each POST of the recording to its DevTools request: same URL and body, in order."""
+        unused = list(self.sent)
+        for req in requests:
+            if req.method != "POST":
+                continue
+            for i, (rid, url, body) in enumerate(unused):
+                if url == req.url and (body is None or body == req.body):
+                    req.arrivals = self.data.get(rid, [])
+                    del unused[i]
+                    break
 
 
 async def _materialise(req: Request) -> NetRequest:

@@ -7,76 +7,86 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
-from harness.browser.recorder import PageRecord, RecordOptions, record_page
+from harness.browser.login import (
+    FrontendUser,
+    LoginHook,
+    load_login_hook,
+    local_storage,
+    session_cookies,
+    state_secrets,
+    storage_state,
+)
+from harness.browser.probes import AuthProbe, Observer, ProxyProbe, probe_auth, probe_proxy
+from harness.browser.recorder import NetRequest, PageRecord, RecordOptions, record_page
 from harness.browser.standin import ScriptMode, resolve_mode
 from harness.report.redact import redact_text
-from harness.target.config import ConfigError, Target
+from harness.target.config import Target
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Playwright
 
-TOKEN_PLACEHOLDER = "{token}"
+__all__ = ["BrowserSession", "save_artifacts", "secrets_of", "session_cookies"]
 
 
-def session_cookies(target: Target) -> list[dict[str, Any]]:
-    """The page's session: ``frontend_cookie`` as httpOnly cookies on the frontend's origin."""
-    if not target.frontend_cookie or not target.frontend_url:
-        return []
-    token = target.resolved_token() or ""
-    if TOKEN_PLACEHOLDER in target.frontend_cookie and not token:
-        raise ConfigError("frontend-cookie uses {token} but no token is configured")
-    parts = urlsplit(target.frontend_url)
-    cookies = []
-    for part in target.frontend_cookie.split(";"):
-        name, sep, value = part.strip().partition("=")
-        if not sep or not name:
-            raise ConfigError(f"frontend-cookie {part.strip()!r} is not NAME=VALUE")
-        cookies.append(
-            {
-                "name": name,
-                "value": value.replace(TOKEN_PLACEHOLDER, token),
-                # The whole site's session, not just the page's folder.
-                "domain": parts.hostname or "",
-                "path": "/",
-                "secure": parts.scheme == "https",
-                "httpOnly": True,
-                "sameSite": "Lax",
-            }
-        )
-    return cookies
-
-
-def cookie_header(target: Target) -> str:
-    """The same session as a ``Cookie`` header, for replaying requests outside the browser."""
-    return "; ".join(f"{c['name']}={c['value']}" for c in session_cookies(target))
-
-
-def secrets_of(target: Target) -> list[str]:
+def secrets_of(target: Target, extra: list[str] | None = None) -> list[str]:
     out = list(target.secrets())
     token = target.resolved_token()
     if token:
         out.append(token)
     out += [str(c["value"]) for c in session_cookies(target)]
+    out += [e["value"] for e in local_storage(target) if len(e["value"]) >= 8]
+    if target.frontend_storage_state:
+        out += state_secrets(storage_state(target))
+    out += list(extra or [])
     return [s for s in out if s]
 
 
 @dataclass
 class BrowserSession:
-    """Starts Playwright and Chromium on first use; records each page variant once."""
+    """Starts Playwright and Chromium on first use; records each page variant once.
+
+    Besides the two page recordings it holds the run's other browser-area evidence, each
+    taken once: what the endpoints the page talks to need (:func:`probe_auth`) and one reply
+    streamed through the page's proxy route (:func:`probe_proxy`).
+    """
 
     target: Target
     mode: ScriptMode = "standin"
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="chatkit-pw-")))
+    observers: list[Observer] = field(default_factory=list)
+    login: LoginHook | None = None
+    user: FrontendUser | None = None
     _pw: Playwright | None = None
     _browser: Browser | None = None
     _records: dict[bool, PageRecord] = field(default_factory=dict)
+    _auth: dict[str, AuthProbe] | None = None
+    _proxy: dict[str, ProxyProbe] = field(default_factory=dict)
 
     @classmethod
-    def for_target(cls, target: Target) -> BrowserSession:
-        return cls(target, resolve_mode(target.chatkit_script))
+    def for_target(cls, target: Target, observers: list[Observer] | None = None) -> BrowserSession:
+        """Checks every session option up front (ConfigError: a harness error, exit 2)."""
+        storage_state(target)
+        login = load_login_hook(target.frontend_login) if target.frontend_login else None
+        user = FrontendUser(
+            name="a",
+            frontend_url=target.frontend_url or "",
+            token=target.resolved_token(),
+            headers=dict(target.user_headers_a),
+        )
+        return cls(
+            target,
+            resolve_mode(target.chatkit_script),
+            observers=list(observers or []),
+            login=login,
+            user=user,
+        )
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every secret of the target, the session options and what a login hook typed."""
+        return secrets_of(self.target, self.user.secrets if self.user else [])
 
     async def browser(self) -> Browser:
         if self._browser is None:
@@ -89,13 +99,16 @@ class BrowserSession:
         return self._browser
 
     async def record(self, *, logged_in: bool) -> PageRecord:
-        """The page as the logged-in test user (two turns) or with no session (one turn)."""
+        """The page with the test user's session (two turns) or with none (one turn)."""
         if logged_in not in self._records:
             assert self.target.frontend_url
             opts = RecordOptions(
                 frontend_url=self.target.frontend_url,
                 script_mode=self.mode,
-                cookies=session_cookies(self.target) if logged_in else [],
+                storage_state=storage_state(self.target) if logged_in else None,
+                login=self.login if logged_in else None,
+                user=self.user,
+                open_selectors=self.target.frontend_open,
                 timeout=self.target.timeout,
                 turns=2 if logged_in else 1,
                 workdir=self.workdir,
@@ -103,6 +116,19 @@ class BrowserSession:
             )
             self._records[logged_in] = await record_page(await self.browser(), opts)
         return self._records[logged_in]
+
+    async def auth_needs(self) -> dict[str, AuthProbe]:
+        """What each endpoint of the logged-in recording needs (probed once)."""
+        if self._auth is None:
+            rec = await self.record(logged_in=True)
+            self._auth = await probe_auth(self.target, rec, self.observers)
+        return self._auth
+
+    async def proxy_stream(self, req: NetRequest) -> ProxyProbe:
+        """One reply through the route ``req`` went to, and the same from the backend."""
+        if req.endpoint not in self._proxy:
+            self._proxy[req.endpoint] = await probe_proxy(self.target, req, self.observers)
+        return self._proxy[req.endpoint]
 
     async def close(self) -> None:
         if self._browser is not None:

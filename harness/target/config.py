@@ -50,6 +50,15 @@ class Target:
     # ('NAME=VALUE', '{token}' stands for the test user's token; set as an httpOnly cookie).
     chatkit_script: str = "auto"  # standin, cdn or auto
     frontend_cookie: str | None = None
+    # The page's session as real apps keep it (docs/browser.md): a Playwright storage-state
+    # file (cookies and localStorage per origin), 'KEY=VALUE' localStorage entries of the
+    # page's origin ('{token}' as above), or a Python file whose async login(page, user) signs
+    # in through the app's own form. frontend_open: selectors clicked, in order, to open a chat
+    # that renders only on demand (a floating button).
+    frontend_storage_state: str | None = None
+    frontend_local_storage: tuple[str, ...] = ()
+    frontend_login: str | None = None
+    frontend_open: tuple[str, ...] = ()
     context_mode: ContextMode = "body"
     timeout: float = 30.0
     ttfb_threshold: float = 2.0
@@ -104,6 +113,31 @@ class Target:
         if self.issuer_port is not None and not 0 <= self.issuer_port <= 65535:
             raise ConfigError(f"issuer port {self.issuer_port} is not a TCP port")
         self._check_model_stub()
+        self._check_frontend_session()
+
+    def _check_frontend_session(self) -> None:
+        for entry in self.frontend_local_storage:
+            key, sep, _ = entry.partition("=")
+            if not sep or not key.strip():
+                raise ConfigError(f"frontend-local-storage {entry!r} is not KEY=VALUE")
+        for name, path in (
+            ("frontend-storage-state", self.frontend_storage_state),
+            ("frontend-login", self.frontend_login),
+        ):
+            if path and not Path(path).is_file():
+                raise ConfigError(f"{name} {path!r} is not a file")
+        if any(not s.strip() for s in self.frontend_open):
+            raise ConfigError("frontend-open needs a CSS selector, got an empty one")
+
+    @property
+    def frontend_session(self) -> bool:
+        """Some way of giving the page a logged-in session was configured."""
+        return bool(
+            self.frontend_cookie
+            or self.frontend_storage_state
+            or self.frontend_local_storage
+            or self.frontend_login
+        )
 
     def _check_model_stub(self) -> None:
         if self.model_stub_url:
@@ -158,6 +192,9 @@ class Target:
     def secrets(self) -> list[str]:
         """Every value that must never appear unredacted in output."""
         vals = [self.token, self.token_b, self.cookie, self.frontend_cookie]
+        # A session planted in localStorage (short values such as a theme are no secrets).
+        planted = [e.partition("=")[2] for e in self.frontend_local_storage]
+        vals += [v for v in planted if len(v) >= 8]
         for hdrs in (self.headers, self.user_headers_a, self.user_headers_b):
             vals += [v for k, v in hdrs.items() if k.lower() in _SECRET_HEADERS]
         return [v for v in vals if v]
@@ -189,9 +226,21 @@ def _coerce(name: str, value: Any) -> Any:
         return parse_claims(value)
     if name == "inference_options":
         return parse_json_object(value, "inference options")
+    if name in _REPEATED:
+        return parse_repeated(value)
     if name == "triggers":
         return parse_triggers(value)
     return value
+
+
+# Settings given once per item (repeatable flags, a TOML array, or lines of one variable).
+_REPEATED = {"frontend_local_storage", "frontend_open"}
+
+
+def parse_repeated(value: Any) -> tuple[str, ...]:
+    """A list of strings from a list (flags, TOML) or a string holding one item per line."""
+    items = value.splitlines() if isinstance(value, str) else list(value)
+    return tuple(str(item).strip() for item in items if str(item).strip())
 
 
 def parse_triggers(value: Any) -> dict[str, str]:

@@ -183,13 +183,17 @@ STUB_KILLS: dict[str, frozenset[str]] = {
 PROVEN_ELSEWHERE: dict[str, str] = {
     "sse.edge-vs-origin": "nginx default proxy_buffering (fixtures/proxies/nginx-buffered.conf)",
     "browser.script-loads": "pages no-script, wrong-cdn-url, csp-blocks-cdn (fixtures/pages)",
-    "browser.upgrade-before-use": "page render-before-defined (fixtures/pages), Next.js route "
-    "/late-script (fixtures/nextjs)",
+    "browser.upgrade-before-use": (
+        "pages render-before-defined, floating-button-early (fixtures/pages), Next.js route "
+        "/late-script (fixtures/nextjs)"
+    ),
     "browser.fetch-auth": "page no-auth-header (fixtures/pages)",
-    "browser.fetch-metadata": "page no-metadata (fixtures/pages)",
+    "browser.fetch-metadata": "pages no-metadata, floating-button-create-only (fixtures/pages)",
     "browser.page-context-accurate": "page wrong-page-context (fixtures/pages)",
     "browser.logged-out": "page no-login-guard (fixtures/pages)",
-    "browser.stream-renders": "Next.js route /buffered (fixtures/nextjs)",
+    "browser.stream-renders": (
+        "page buffering-fetch (fixtures/pages), Next.js route /buffered (fixtures/nextjs)"
+    ),
     "proxy.sse-pass-through": "Next.js route /buffered (fixtures/nextjs)",
     "proxy.httponly-cookie": "Next.js route /token-in-storage (fixtures/nextjs)",
 }
