@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from agents import Agent, Runner, set_tracing_disabled
 from agents.items import TResponseInputItem
+from agents.mcp import MCPServer
 from agents.models.interface import Model
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
@@ -43,6 +44,7 @@ from .config import ServerConfig
 from .context import PageContext, RequestContext
 from .faults import Fault
 from .item_ids import AssistantIdRewriter
+from .mcp_tools import McpTools, UnhandledToolError, is_tool_failure
 from .prompt import build_instructions
 from .store import SqlStore
 
@@ -120,6 +122,7 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
         self.sql_store = store
         self.cfg = cfg
         self.model = model
+        self.mcp = McpTools(cfg) if cfg.mcp_url else None
         # No tracing export: the offline model must not reach any network.
         set_tracing_disabled(True)
 
@@ -166,6 +169,22 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
         """Run the agent over the thread's history and stream its reply."""
+        if self.mcp is None:
+            async for event in self._run_agent(thread, input_user_message, context, []):
+                yield event
+            return
+        # The turn's MCP connection acts for this turn's user, and lives as long as the turn.
+        async with self.mcp.servers_for(context) as servers:
+            async for event in self._run_agent(thread, input_user_message, context, servers):
+                yield event
+
+    async def _run_agent(
+        self,
+        thread: ThreadMetadata,
+        input_user_message: UserMessageItem | None,
+        context: RequestContext,
+        mcp_servers: list[MCPServer],
+    ) -> AsyncIterator[ThreadStreamEvent]:
         cfg = self.cfg
         # The new user message is already stored, so the history ends with it.
         items = await self._thread_items(thread, context)
@@ -179,12 +198,15 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
             items = [input_user_message] if input_user_message else []
         if cfg.has(Fault.TOKEN_IN_PROMPT):
             extra_lines.append(f"access_token={context.access_token}")
+        if self.mcp is not None:
+            extra_lines += self.mcp.instruction_lines(context)
 
         user_name, page = self._user_and_page(thread, context)
         agent = Agent[AgentContext[RequestContext]](
             name="ChatKit reference assistant",
             instructions=build_instructions(context.user_id, user_name, page, extra_lines),
             model=self.model,
+            mcp_servers=mcp_servers,
         )
         agent_context = AgentContext[RequestContext](
             thread=thread, store=self.store, request_context=context
@@ -198,12 +220,17 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
             force_fake=cfg.has(Fault.FAKE_ITEM_IDS),
         )
         deltas = 0
-        async for event in stream_agent_response(agent_context, result):
-            if _is_text_delta(event):
-                deltas += 1
-                if cfg.has(Fault.LOST_DELTAS) and deltas % LOST_DELTA_EVERY == 0:
-                    continue  # a lossy relay: the final thread.item.done still has all the text
-            yield rewrite_id(event)
+        try:
+            async for event in stream_agent_response(agent_context, result):
+                if _is_text_delta(event):
+                    deltas += 1
+                    if cfg.has(Fault.LOST_DELTAS) and deltas % LOST_DELTA_EVERY == 0:
+                        continue  # a lossy relay: the final item.done still has all the text
+                yield rewrite_id(event)
+        except Exception as exc:
+            if cfg.has(Fault.MCP_ERROR_500) and is_tool_failure(exc):
+                raise UnhandledToolError(str(exc)) from exc
+            raise
 
     # The SDK's request handlers, overridden only for the faults that break one of them.
 

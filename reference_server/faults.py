@@ -50,6 +50,11 @@ class Fault(StrEnum):
     CONTEXT_ON_CREATE_ONLY = "context-on-create-only"
     UNINDEXED_LIST = "unindexed-list"
     NO_BODY_LIMIT = "no-body-limit"
+    MCP_TOKEN_IN_PROMPT = "mcp-token-in-prompt"
+    MCP_NO_IDENTITY = "mcp-no-identity"
+    MCP_SHARED_CLIENT = "mcp-shared-client"
+    MCP_TOKEN_PASSTHROUGH = "mcp-token-passthrough"
+    MCP_ERROR_500 = "mcp-error-500"
 
     @property
     def description(self) -> str:
@@ -120,6 +125,17 @@ DESCRIPTIONS: dict[Fault, str] = {
     "without an index",
     Fault.NO_BODY_LIMIT: "no request body size limit: a 2 MiB body is parsed and answered, "
     "never refused with 413",
+    Fault.MCP_TOKEN_IN_PROMPT: "--mcp-url: the seed's MCP pattern: no credential on the MCP "
+    "connection; the user id and access token are written into the instructions for the model "
+    "to copy into every tool call",
+    Fault.MCP_NO_IDENTITY: "--mcp-url: the MCP connection carries no credential and the prompt "
+    "names no user: tools cannot tell whom they act for",
+    Fault.MCP_SHARED_CLIENT: "--mcp-url: one MCP connection, made with the first user's "
+    "headers, serves every later user (a module-level MCPServerStreamableHttp)",
+    Fault.MCP_TOKEN_PASSTHROUGH: "--mcp-url: the user's ChatKit session token is sent to the "
+    "MCP server unchanged instead of being exchanged for one issued for that server",
+    Fault.MCP_ERROR_500: "--mcp-url: a failing tool call is raised out of the turn instead of "
+    "being reported to the model, and the request ends in a bare 500",
 }
 
 
