@@ -116,9 +116,12 @@ class McpTools:
                 ready = asyncio.Event()
                 # A module-level client, connected once: it lives in its own task so that
                 # requests ending do not close it.
-                self._keeper = asyncio.create_task(self._keep(server, ready))
+                keeper = asyncio.create_task(self._keep(server, ready))
                 await ready.wait()
-                self._shared = server
+                if keeper.done():  # it could not connect: let the next request try again
+                    keeper.result()
+                    raise RuntimeError("the shared MCP connection closed")
+                self._keeper, self._shared = keeper, server
             return self._shared
 
     @staticmethod

@@ -74,7 +74,9 @@ class TokenExchanger:
                 return None
             if response.status_code == 200:
                 found = response.json().get("authorization_servers")
-                servers = [s for s in found if isinstance(s, str)] if isinstance(found, list) else []
+                servers = (
+                    [s for s in found if isinstance(s, str)] if isinstance(found, list) else []
+                )
                 break
         for server in servers:
             url = server.rstrip("/") + "/.well-known/oauth-authorization-server"
@@ -113,9 +115,11 @@ class TokenExchanger:
                 )
             except httpx.HTTPError as exc:
                 raise TokenExchangeError(f"token exchange at {endpoint} failed: {exc}") from None
-        body = response.json() if response.headers.get("content-type", "").startswith(
-            "application/json"
-        ) else {}
+        body = (
+            response.json()
+            if response.headers.get("content-type", "").startswith("application/json")
+            else {}
+        )
         token = body.get("access_token") if isinstance(body, dict) else None
         if response.status_code != 200 or not isinstance(token, str):
             reason = body.get("error") if isinstance(body, dict) else None

@@ -96,7 +96,7 @@ def _call_evidence(ev: McpEvidence, turn: McpTurn, call: RecordedToolCall) -> st
     lines = [
         f"{turn.label}: tool call #{call.index} {call.tool}({_args(call)}) over "
         f"{call.transport}, session {call.session_id or '(none)'}",
-        f"  authorization header: "
+        "  authorization header: "
         + (call.header_credential.describe() if call.header_credential else "(none)"),
         f"  acts for: {ev.attribute(call).describe()}",
         f"  the stub answered: {call.reply[:200]}",
@@ -289,9 +289,7 @@ async def test_tool_error_clean(mcp_evidence: McpEvidence | None) -> None:
     [turn] = ev.turns_of("failing")
     rec = turn.rec
     if not any(c.failed for c in turn.calls):
-        untestable(
-            f"the marked call of {turn.label} never reached the MCP stub, so no tool failed"
-        )
+        untestable(f"the marked call of {turn.label} never reached the MCP stub, so no tool failed")
     replied = any(
         p.get("item", {}).get("type") == "assistant_message"
         for p in rec.of_type("thread.item.done")

@@ -90,9 +90,7 @@ def _record(
         if header_token
         else None
     )
-    arg_token = next(
-        (str(v) for k, v in arguments.items() if k in TOKEN_ARGUMENTS and v), None
-    )
+    arg_token = next((str(v) for k, v in arguments.items() if k in TOKEN_ARGUMENTS and v), None)
     arg_cred = (
         inspect_token(arg_token, "access_token argument", state.key_sets) if arg_token else None
     )

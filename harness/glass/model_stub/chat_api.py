@@ -87,7 +87,12 @@ def plan_chunks(
 
 
 def tool_call_completion(
-    body: dict[str, Any], *, completion_id: str, created: int, call: PlannedToolCall, prompt_tokens: int
+    body: dict[str, Any],
+    *,
+    completion_id: str,
+    created: int,
+    call: PlannedToolCall,
+    prompt_tokens: int,
 ) -> dict[str, Any]:
     """A non-streamed completion whose message is one tool call."""
     completion = completion_object(
@@ -110,7 +115,12 @@ def _tool_call(call: PlannedToolCall, *, index: int | None = None) -> dict[str, 
 
 
 def plan_tool_call_chunks(
-    body: dict[str, Any], *, completion_id: str, created: int, call: PlannedToolCall, prompt_tokens: int
+    body: dict[str, Any],
+    *,
+    completion_id: str,
+    created: int,
+    call: PlannedToolCall,
+    prompt_tokens: int,
 ) -> list[PlannedEvent]:
     """The chunks of a streamed completion that is one tool call (``[DONE]`` is the sender's)."""
     options = body.get("stream_options")
@@ -138,7 +148,8 @@ def plan_tool_call_chunks(
     arguments = {"index": 0, "function": {"arguments": call.arguments}}
     planned = [
         PlannedEvent(
-            "chunk", chunk([choice({"role": "assistant", "content": None, "tool_calls": [opening]})])
+            "chunk",
+            chunk([choice({"role": "assistant", "content": None, "tool_calls": [opening]})]),
         ),
         PlannedEvent("chunk", chunk([choice({"tool_calls": [arguments]})])),
         PlannedEvent("chunk", chunk([choice({}, "tool_calls")])),

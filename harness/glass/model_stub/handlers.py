@@ -154,7 +154,10 @@ def _responses_tool_call(
     )
     final = events[-1].data["response"]
     if params.get("store") is not False:
-        said: Message = {"role": "assistant", "text": f"function_call {call.name}({call.arguments})"}
+        said: Message = {
+            "role": "assistant",
+            "text": f"function_call {call.name}({call.arguments})",
+        }
         state.store_response(response_id, StoredResponse([*conversation, said], final))
     if record.stream:
         return _stream(record, events, named_events=True, done_marker=False)
