@@ -38,8 +38,7 @@ def test_bad_mcp_options_are_one_line(
 
 def test_without_the_stub_the_checks_name_the_option(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", "--plain", "--select", "mcp.*"]
-        + ["--json", "r.json"],
+        [sys.executable, "-m", "harness.cli", "run", "--plain", "--select=mcp.*", "--json=r.json"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -117,7 +117,8 @@ def test_sse_transport_is_recorded_too(box: McpBox) -> None:
     since = box.mark()
 
     async def go() -> Any:
-        params = {"url": box.stub.sse_url if box.stub else "", "headers": {"Authorization": "Bearer x1"}}
+        url = box.stub.sse_url if box.stub else ""
+        params = {"url": url, "headers": {"Authorization": "Bearer x1"}}
         async with MCPServerSse(params=params) as server:  # type: ignore[arg-type]
             return await server.call_tool("list_tasks", {})
 
@@ -128,7 +129,8 @@ def test_sse_transport_is_recorded_too(box: McpBox) -> None:
 
 
 def test_protected_resource_metadata_names_the_issuer(box: McpBox, issuer: TestIssuer) -> None:
-    for path in ("/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"):
+    well_known = "/.well-known/oauth-protected-resource"
+    for path in (well_known + "/mcp", well_known):
         meta = httpx.get(box.url.removesuffix("/mcp") + path).json()
         assert meta["resource"] == box.url
         assert meta["authorization_servers"] == [issuer.base_url]

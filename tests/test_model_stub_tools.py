@@ -48,9 +48,7 @@ def _user(text: str) -> dict[str, str]:
 
 
 def test_copies_identity_from_the_seed_prompt() -> None:
-    call = plan_tool_call(
-        SEED_INSTRUCTIONS, [_user(f"add {MARKER}")], [RESPONSES_TOOL], chat=False
-    )
+    call = plan_tool_call(SEED_INSTRUCTIONS, [_user(f"add {MARKER}")], [RESPONSES_TOOL], chat=False)
     assert call is not None and call.name == "add_task"
     assert json.loads(call.arguments) == {
         "title": MARKER,

@@ -12,7 +12,7 @@ import pytest
 
 from harness.auth.issuer import TOKEN_EXCHANGE, TestIssuer
 from harness.glass.mcp_box import McpBox
-from reference_server.token_exchange import TokenExchanger, TokenExchangeError
+from reference_server.token_exchange import TokenExchangeError, TokenExchanger
 
 
 @pytest.fixture(scope="module")
