@@ -67,6 +67,10 @@ class McpTools:
         self._shared_lock = asyncio.Lock()
         self._keeper: asyncio.Task[None] | None = None
 
+    async def warm(self) -> None:
+        """Start-up work the first turn would otherwise wait for (see latency.cold-start)."""
+        await self.exchanger.warm()
+
     def instruction_lines(self, context: RequestContext) -> list[str]:
         """Extra instruction lines: only the seed's fault writes credentials there."""
         if not self.cfg.has(Fault.MCP_TOKEN_IN_PROMPT):

@@ -61,17 +61,22 @@ class TokenExchanger:
         """The token-exchange endpoint of the MCP server's authorization server, or None."""
         async with self._lock:
             if not self._discovered:
-                self._endpoint = await self._discover(http)
+                try:
+                    self._endpoint = await self._discover(http)
+                except httpx.HTTPError:
+                    return None  # the MCP server is not up (yet): ask again next time
                 self._discovered = True
             return self._endpoint
+
+    async def warm(self) -> None:
+        """Discover the token endpoint at start-up, so the first turn does not pay for it."""
+        async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as http:
+            await self.token_endpoint(http)
 
     async def _discover(self, http: httpx.AsyncClient) -> str | None:
         servers: list[str] = []
         for url in _metadata_urls(self.resource):
-            try:
-                response = await http.get(url)
-            except httpx.HTTPError:
-                return None
+            response = await http.get(url)
             if response.status_code == 200:
                 found = response.json().get("authorization_servers")
                 servers = (
