@@ -1,10 +1,13 @@
 """Buffering detector: the sse.unbuffered decision, N times on each side.
 
 Two reference servers: a correct one, and one with ``--fault buffered-stream`` (the whole
-body collected and sent at the end). Each run records the check's own probe (a
-threads.create with its counting prompt) and applies its own decision: harness.protocol.timing
+body collected and sent at the end). Each run is a record phase as a real run has it: the
+engine at ``--concurrency 8`` starts the protocol and errors probes and the check's own quiet
+``stream-timing`` probe (a threads.create with the counting prompt), which runs once they are
+done; the check's decision is then applied: harness.protocol.timing
 ``spread(rec.delta_times(), rec.elapsed)``, judged only when ``judgeable``, ``buffered``
-being the verdict. Goal: 0 false positives on the correct server, every buffered run caught.
+being the verdict. Goal: 0 false positives on the correct server, every buffered run caught,
+and the timed stream never overlapping another probe.
 
     .venv/bin/python benchmarks/buffering_detector.py [--quick] [--runs N]
 """
@@ -17,11 +20,17 @@ from collections import Counter
 
 from bench_util import dev_key, header, line, median, parser, token
 
-from harness.protocol.client import ChatKitClient
+from harness.engine.context import ProbeContext
+from harness.engine.plan import Engine
+from harness.probes.streams import TimedTurns
 from harness.protocol.timing import Spread, spread
 from harness.target.config import Target
 from harness.target.launch import start_reference_server
-from scenarios.test_sse import PROMPT  # the very prompt the check sends
+
+CONCURRENCY = 8
+# What runs beside it in a real run: the conversation and the bad-request probes.
+LOAD = ["first-turn", "conversation", "thread-reads", "rename", "delete", "bad-requests"]
+LOAD += ["unknown-thread", "keepalive", "nothing-lost"]
 
 
 def verdict_of(s: Spread) -> str:
@@ -30,19 +39,42 @@ def verdict_of(s: Spread) -> str:
     return "buffered" if s.buffered else "unbuffered"
 
 
-async def probe(url: str, bearer: str, runs: int) -> tuple[Counter[str], list[Spread]]:
+async def record(target: Target) -> tuple[TimedTurns, int]:
+    """One record phase; the timed turns and how many probes overlapped the quiet one."""
+    ctx = ProbeContext(target=target)
+    engine = Engine(ctx, concurrency=CONCURRENCY)
+    engine.start([*LOAD, "stream-timing"])
+    try:
+        turns: TimedTurns = await engine.get("stream-timing")
+        for name in LOAD:
+            await engine.get(name)
+    finally:
+        await engine.close()
+        await ctx.aclose()
+    quiet = engine.runs["stream-timing"]
+    overlaps = sum(
+        1
+        for run in engine.runs.values()
+        if run is not quiet and run.started < quiet.finished and quiet.started < run.finished
+    )
+    return turns, overlaps
+
+
+async def probe(url: str, bearer: str, runs: int) -> tuple[Counter[str], list[Spread], int]:
     verdicts: Counter[str] = Counter()
     spreads: list[Spread] = []
-    async with ChatKitClient(Target(url=url, token=bearer, timeout=30)) as client:
-        for _ in range(runs):
-            rec = await client.create_thread(PROMPT)
-            if rec.status != 200 or rec.transport_error:
-                verdicts["request failed"] += 1
-                continue
-            s = spread(rec.delta_times(), rec.elapsed)
-            spreads.append(s)
-            verdicts[verdict_of(s)] += 1
-    return verdicts, spreads
+    overlaps = 0
+    for _ in range(runs):
+        turns, overlapped = await record(Target(url=url, token=bearer, timeout=30))
+        overlaps += overlapped
+        rec = turns.edge
+        if rec.status != 200 or rec.transport_error:
+            verdicts["request failed"] += 1
+            continue
+        s = spread(rec.delta_times(), rec.elapsed)
+        spreads.append(s)
+        verdicts[verdict_of(s)] += 1
+    return verdicts, spreads, overlaps
 
 
 def main() -> int:
@@ -50,7 +82,10 @@ def main() -> int:
     p.add_argument("--runs", type=int, help="runs per server (default 50, --quick 10)")
     ns = p.parse_args()
     runs = ns.runs or (10 if ns.quick else 50)
-    header(f"buffering detector (sse.unbuffered), {runs} runs per server")
+    header(
+        f"buffering detector (sse.unbuffered), {runs} runs per server, each a record phase "
+        f"at concurrency {CONCURRENCY}"
+    )
     key = dev_key()
     bearer = token(key, "bench")
     base = ["--db", ":memory:", "--dev-key", str(key)]
@@ -61,7 +96,7 @@ def main() -> int:
             results[name] = asyncio.run(probe(server.url, bearer, runs))
         finally:
             server.stop()
-        verdicts, spreads = results[name]
+        verdicts, spreads, _ = results[name]
         bursts = median([s.bursts for s in spreads])
         deltas = median([s.deltas for s in spreads])
         gap = median([s.median_gap * 1000 for s in spreads])
@@ -70,8 +105,8 @@ def main() -> int:
             f"median gap {gap:.1f} ms",
             flush=True,
         )
-    correct, _ = results["correct"]
-    buffered, _ = results["buffered-stream"]
+    correct, _, overlaps_c = results["correct"]
+    buffered, _, overlaps_b = results["buffered-stream"]
     false_pos = correct["buffered"]
     not_judged = runs - correct["unbuffered"] - false_pos
     line(
@@ -82,6 +117,8 @@ def main() -> int:
     )
     caught = buffered["buffered"]
     line("buffered-stream detected", f"{caught}/{runs}", f"{runs}/{runs}", caught == runs)
+    overlaps = overlaps_c + overlaps_b
+    line("probes overlapping the timed stream", str(overlaps), "0", overlaps == 0)
     return 0
 
 

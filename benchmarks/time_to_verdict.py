@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench_util import ROOT, header, line, median, parser
 
-GOAL_S = 10.0
+GOAL_S = 5.0
 
 
 def one_run() -> tuple[float, dict[str, float], dict[str, int]]:

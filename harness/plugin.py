@@ -13,6 +13,7 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,11 +22,21 @@ import pytest_asyncio
 
 from harness import __version__
 from harness.auth.issuer import IssuerKeyError, TestIssuer, issuer_for
+from harness.engine import hints, preflight
+from harness.engine.context import ProbeContext
+from harness.engine.plan import Engine
 from harness.glass.box import GlassBox, StubUnreachable
 from harness.glass.mcp_box import McpBox, McpStubUnreachable, url_key_set
 from harness.protocol.client import ChatKitClient, TargetUnreachable
 from harness.registry import Level, matches, spec_of
-from harness.report.results import CheckFailure, CheckResult, Outcome, RunResult, parse_skip
+from harness.report.results import (
+    CheckFailure,
+    CheckResult,
+    Outcome,
+    RunResult,
+    parse_skip,
+    take_notes,
+)
 from harness.target.config import ConfigError, Target, load_target
 from harness.target.launch import Launched, LaunchError, start_reference_server
 from harness.target.owned import OwnedTarget
@@ -55,6 +66,8 @@ TARGET_OPTIONS: dict[str, tuple[str, str]] = {
     "cold-start-threshold": ("cold_start_threshold", "cold start limit in s (default 3)"),
     "start": ("start_command", "command that starts the target (cold-start checks)"),
     "repeat": ("repeat", "repeat semantic probes N times, decided by majority"),
+    "concurrency": ("concurrency", "probes in flight at once (default 8; 1 = one at a time)"),
+    "settle": ("settle", "seconds a read may wait for an earlier write to show (default 2)"),
     # The test issuer and per-user identities (docs/auth.md).
     "issuer-port": ("issuer_port", "serve the test issuer on 127.0.0.1:PORT (target trusts it)"),
     "issuer-iss": ("issuer_iss", "iss claim of test-issuer tokens"),
@@ -75,6 +88,11 @@ TARGET_OPTIONS: dict[str, tuple[str, str]] = {
         "model_stub_url",
         "read the model stub you run for your deployment (chatkit-harness model-stub)",
     ),
+    "trigger": (
+        "triggers",
+        "FEATURE=PROMPT: a message that makes the deployment show a feature (repeatable; "
+        "widgets, client-tools, structured-input, progress, client-effect, notice, closed-thread)",
+    ),
     # MCP identity (docs/mcp.md): an MCP stub records what each tool call carries.
     "mcp-stub": (
         "mcp_stub",
@@ -85,6 +103,8 @@ TARGET_OPTIONS: dict[str, tuple[str, str]] = {
         "read the MCP stub you run for your deployment (chatkit-harness mcp-stub)",
     ),
 }
+# Options given once per value (--trigger widgets=... --trigger notice=...).
+TARGET_LISTS = frozenset({"trigger"})
 # Options that are switches: alone they mean "on"; they still take an optional value, so the
 # CLI can pass them on as --chatkit-NAME true.
 TARGET_SWITCHES = frozenset({"model-stub", "mcp-stub"})
@@ -92,6 +112,8 @@ TARGET_SWITCHES = frozenset({"model-stub", "mcp-stub"})
 
 def option_extra(name: str) -> dict[str, Any]:
     """Extra argparse settings of the target option ``name`` (shared with the CLI)."""
+    if name in TARGET_LISTS:
+        return {"action": "append", "metavar": "FEATURE=PROMPT"}
     return {"nargs": "?", "const": "true", "metavar": "BOOL"} if name in TARGET_SWITCHES else {}
 
 
@@ -116,6 +138,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--chatkit-strict", action="store_true", help="SHOULD failures fail the run too"
     )
     group.addoption(
+        "--chatkit-interface",
+        choices=hints.INTERFACES,
+        default=hints.PYTEST,
+        help="how the run was started: option names in hints follow it (the CLI passes cli)",
+    )
+    group.addoption(
         "--chatkit-fault",
         action="append",
         default=[],
@@ -125,6 +153,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "chatkit_check(spec): a chatkit-harness check")
+    hints.configure(config)
     if not config.pluginmanager.has_plugin(COLLECTOR_NAME):
         config.pluginmanager.register(ResultCollector(config), COLLECTOR_NAME)
 
@@ -286,9 +315,12 @@ def chatkit_started(request: pytest.FixtureRequest) -> Iterator[OwnedTarget | No
     try:
         owned.start()
     except LaunchError as exc:
-        raise TargetUnreachable(f"--start: {exc}") from None
+        raise TargetUnreachable(str(exc)) from None
     yield owned
     owned.stop()
+    artifacts = request.config.getoption("chatkit_artifacts", None)
+    if artifacts:
+        owned.write_log(Path(artifacts))
 
 
 @pytest.fixture(scope="session")
@@ -384,6 +416,99 @@ async def chatkit_client(
         yield client
 
 
+# -- the record phase ----------------------------------------------------------------------
+
+
+def planned_probes(session: pytest.Session) -> set[str]:
+    """Every probe the selected checks declared."""
+    names: set[str] = set()
+    for item in session.items:
+        spec = spec_of(item)
+        if spec is not None:
+            names.update(spec.probes)
+    return names
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def chatkit_engine(
+    request: pytest.FixtureRequest, chatkit_target: Target, chatkit_client: ChatKitClient
+) -> AsyncIterator[Engine]:
+    """The record phase: the preflight, then every planned probe started at once."""
+    trusted = chatkit_target.bundled or chatkit_target.issuer_port is not None
+    issuer: TestIssuer | None = request.getfixturevalue("chatkit_issuer") if trusted else None
+    ctx = ProbeContext(
+        target=chatkit_target,
+        observers=list(chatkit_client.on_exchange),
+        issuer=issuer,
+        glass=request.getfixturevalue("chatkit_model_stub"),
+        mcp=request.getfixturevalue("chatkit_mcp_stub"),
+        owned=request.getfixturevalue("chatkit_started"),
+    )
+    ctx.extras["config"] = request.config
+    ctx.extras["issuer_getter"] = lambda: request.getfixturevalue("chatkit_issuer")
+    ctx._main = chatkit_client
+    b = chatkit_target.identity("b")
+    if b is not None and issuer is not None and not chatkit_target.bundled:
+        from harness.auth.probing import signed_by
+
+        if signed_by(b.token, issuer):
+            # B is the test issuer's user: whether the deployment trusts the issuer is a
+            # precondition the auth checks judge (blocked), not a reason to stop the run.
+            b = None
+    try:
+        await preflight.check_list(chatkit_client, chatkit_target, issuer, b)
+    except TargetUnreachable:
+        _owned_alive(ctx)  # a backend that died explains the unreachable target better
+        raise
+    engine = Engine(ctx, concurrency=chatkit_target.concurrency)
+    engine.start({"first-turn", *planned_probes(request.session)})
+    try:
+        yield engine
+    finally:
+        await engine.close()
+        await ctx.aclose()
+
+
+class Evidence:
+    """What the probes of one check recorded, by probe name."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._values:
+            raise KeyError(f"probe {name!r} is not declared in this check's @check(probes=...)")
+        return self._values[name]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def evidence(request: pytest.FixtureRequest, chatkit_engine: Engine) -> Evidence:
+    """The evidence of the current check's declared probes; no check is judged before the
+    preflight's threads.create has shown the credential is accepted."""
+    ctx = chatkit_engine.ctx
+    try:
+        first = await chatkit_engine.get("first-turn")
+        preflight.check_create(first, ctx.main, ctx.target, ctx.issuer)
+        spec = spec_of(request.node)
+        names = spec.probes if spec is not None else ()
+        values = {name: await chatkit_engine.get(name) for name in names}
+    except TargetUnreachable:
+        _owned_alive(ctx)  # a backend that died explains the unreachable target better
+        raise
+    _owned_alive(ctx)
+    return Evidence(values)
+
+
+def _owned_alive(ctx: ProbeContext) -> None:
+    """With --start: the started backend still runs, else exit 2 with its last lines."""
+    if ctx.owned is None:
+        return
+    try:
+        ctx.owned.check_alive()
+    except LaunchError as exc:
+        raise TargetUnreachable(str(exc)) from None
+
+
 # -- outcomes ------------------------------------------------------------------------------
 
 HARNESS_ERRORS = (TargetUnreachable, LaunchError, ConfigError)
@@ -396,6 +521,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if spec is None:
         return report
     report.user_properties.append(("chatkit_id", spec.id))
+    notes = take_notes()  # a pass's condition (results.note), said during the call
+    if notes and report.when == "call":
+        report.user_properties.append(("chatkit_note", "; ".join(notes)))
     exc = call.excinfo.value if call.excinfo is not None else None
     if isinstance(exc, HARNESS_ERRORS):
         report.user_properties.append(("chatkit_harness_error", str(exc)))
@@ -507,6 +635,8 @@ class ResultCollector:
             result.message = str(props["chatkit_harness_error"])
         elif "chatkit_error" in props:
             result.message = str(props["chatkit_error"])
+        elif result.outcome is Outcome.PASS and "chatkit_note" in props:
+            result.message = str(props["chatkit_note"])
         elif result.outcome is Outcome.ERROR:
             crash = getattr(report.longrepr, "reprcrash", None)
             result.message = str(getattr(crash, "message", "") or report.longreprtext)[:500]

@@ -13,7 +13,7 @@ import importlib
 import inspect
 import pkgutil
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -45,6 +45,8 @@ class CheckSpec:
     ref: str
     module: str = ""
     function: str = ""
+    # The probes whose evidence this check judges (harness/probes/); started at session start.
+    probes: tuple[str, ...] = ()
 
     @property
     def area(self) -> str:
@@ -67,8 +69,13 @@ def check(
     pitfall: str,
     fix: str,
     ref: str,
+    probes: Sequence[str] = (),
 ) -> Callable[[F], F]:
-    """Declare ``func`` as the check ``id``. Duplicate ids are refused."""
+    """Declare ``func`` as the check ``id``. Duplicate ids are refused.
+
+    ``probes`` names the evidence the check judges; the check receives it through the
+    ``evidence`` fixture (``evidence["conversation"]``) and does no I/O of its own.
+    """
 
     def decorate(func: F) -> F:
         if not _ID_RE.match(id):
@@ -78,7 +85,17 @@ def check(
         for field, value in (("title", title), ("pitfall", pitfall), ("fix", fix), ("ref", ref)):
             if not value.strip():
                 raise RegistryError(f"check {id!r} has an empty {field}")
-        spec = CheckSpec(id, title, Level(level), pitfall, fix, ref, func.__module__, func.__name__)
+        spec = CheckSpec(
+            id,
+            title,
+            Level(level),
+            pitfall,
+            fix,
+            ref,
+            func.__module__,
+            func.__name__,
+            tuple(probes),
+        )
         existing = _REGISTRY.get(id)
         if existing is not None and (existing.module, existing.function) != (
             spec.module,

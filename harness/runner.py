@@ -40,9 +40,15 @@ def pytest_args(
         "-q",
         "-o",
         "asyncio_default_fixture_loop_scope=function",
+        # Hints name options as this interface spells them (--token-b, not --chatkit-token-b).
+        "--chatkit-interface",
+        "cli",
     ]
     for name, value in options.items():
-        if value is not None:
+        if isinstance(value, list):  # a repeatable option (--trigger)
+            for one in value:
+                args += [f"--chatkit-{name}", str(one)]
+        elif value is not None:
             args += [f"--chatkit-{name}", str(value)]
     for h in headers:
         args += ["--chatkit-header", h]

@@ -11,6 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .attachments import CONTENT_PATH, UPLOAD_PATH, UploadEndpoint
 from .auth import TokenVerifier
 from .chat_server import ReferenceChatServer
 from .config import ServerConfig
@@ -41,7 +42,9 @@ class Resources:
         )
         self.store = SqlStore(database_url(cfg), table_prefix=cfg.table_prefix, faults=cfg.faults)
         self.server = ReferenceChatServer(self.store, cfg, build_model(cfg))
-        self.endpoint = ChatKitEndpoint(cfg, self.store, self.server, TokenVerifier(cfg, self.keys))
+        verifier = TokenVerifier(cfg, self.keys)
+        self.endpoint = ChatKitEndpoint(cfg, self.store, self.server, verifier)
+        self.uploads = UploadEndpoint(cfg, self.store, verifier)
         self._started = False
 
     async def start(self) -> None:
@@ -105,5 +108,9 @@ def create_app(cfg: ServerConfig) -> FastAPI:
     @app.post("/chatkit")
     async def chatkit(request: Request) -> Response:
         return await resources.endpoint.handle(request)
+
+    # Two-phase attachment upload: the URL attachments.create hands out, and the bytes back.
+    app.add_api_route(UPLOAD_PATH, resources.uploads.upload, methods=["PUT", "POST"])
+    app.add_api_route(CONTENT_PATH, resources.uploads.content, methods=["GET"])
 
     return app

@@ -8,14 +8,18 @@ configured. The auth faults each relax exactly one of these rules.
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from jwt import PyJWK
 
-from .config import ServerConfig
+from .config import DEV_AUDIENCE, DEV_ISSUER, ServerConfig
 from .faults import Fault
 from .keysets import KeySet, KeySetError
 
@@ -57,12 +61,45 @@ def bearer_token(headers: Mapping[str, str]) -> str:
     return token
 
 
+# -- own-tokens-only: a deployment that trusts its own HS256 tokens and nothing else ----------
+
+OWN_SECRET_CONTEXT = b"chatkit-reference-server own-tokens-only\0"
+
+
+def own_secret(key_path: Path | None = None) -> bytes:
+    """The HMAC secret of the own-tokens-only fault, derived from the dev key, so the server
+    and ``--dev-token`` share it without another file."""
+    from .dev_issuer import load_dev_key
+
+    key = load_dev_key(key_path).private_key
+    der = key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return hashlib.sha256(OWN_SECRET_CONTEXT + der).digest()
+
+
+def own_issuer(cfg: ServerConfig) -> tuple[str, str]:
+    """(iss, aud) of the server's own tokens."""
+    return cfg.issuer or DEV_ISSUER, cfg.audience or DEV_AUDIENCE
+
+
+def mint_own_token(cfg: ServerConfig, sub: str, *, ttl: int = 3600) -> str:
+    """An HS256 token only an own-tokens-only server accepts (no kid: it has one key)."""
+    iss, aud = own_issuer(cfg)
+    now = int(time.time())
+    claims = {"sub": sub, "iss": iss, "aud": aud, "iat": now, "nbf": now, "exp": now + ttl}
+    return jwt.encode(claims, own_secret(cfg.dev_key_path), algorithm="HS256")
+
+
 class TokenVerifier:
     """Verifies JWTs for one server configuration."""
 
     def __init__(self, cfg: ServerConfig, keys: KeySet) -> None:
         self.cfg = cfg
         self.keys = keys
+        self._own = own_secret(cfg.dev_key_path) if cfg.has(Fault.OWN_TOKENS_ONLY) else None
 
     async def verify(self, token: str) -> dict[str, Any]:
         """The verified claims of ``token``; AuthError on any failure."""
@@ -73,6 +110,8 @@ class TokenVerifier:
         for name in FORBIDDEN_HEADERS:
             if name in header:
                 raise AuthError(f"token carries its own key reference ({name!r} header)")
+        if self._own is not None:
+            return self._decode_own(token, header.get("alg"))
         if self.cfg.has(Fault.IGNORE_KID):
             return await self._decode_like_seed(token)
         alg = header.get("alg")
@@ -119,6 +158,26 @@ class TokenVerifier:
                 audience=audience,
                 issuer=cfg.expected_issuer,
                 leeway=LEEWAY_SECONDS,
+            )
+        except jwt.PyJWTError as exc:
+            raise AuthError(_describe(exc)) from None
+
+    def _decode_own(self, token: str, alg: object) -> dict[str, Any]:
+        # The fault: one symmetric secret of its own; any JWKS, issuer or key it is configured
+        # with is ignored, so a test issuer's tokens are refused however valid.
+        assert self._own is not None
+        if alg != "HS256":
+            raise AuthError("only this server's own HS256 tokens are accepted")
+        iss, aud = own_issuer(self.cfg)
+        try:
+            return jwt.decode(
+                token,
+                self._own,
+                algorithms=["HS256"],
+                audience=aud,
+                issuer=iss,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["sub", "exp"]},
             )
         except jwt.PyJWTError as exc:
             raise AuthError(_describe(exc)) from None

@@ -79,7 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--fault", type=_fault, action="append", default=[], metavar="NAME", help="see --list"
     )
     p.add_argument("--list", action="store_true", help="list the fault modes and exit")
-    p.add_argument("--dev-token", metavar="SUB", help="print a dev-issuer token for SUB and exit")
+    p.add_argument(
+        "--dev-token",
+        metavar="SUB",
+        help="print a dev-issuer token for SUB and exit (under --fault own-tokens-only: the "
+        "HS256 token that fault accepts)",
+    )
     p.add_argument(
         "--dev-key", metavar="PATH", default=env("CHATKIT_DEV_KEY"), help="env CHATKIT_DEV_KEY"
     )
@@ -228,6 +233,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not args.dev_token:
             build_parser().error("--dev-token needs a non-empty subject")
+        if Fault.OWN_TOKENS_ONLY in cfg.faults:
+            from .auth import mint_own_token
+
+            print(mint_own_token(cfg, args.dev_token))  # the HS256 token this fault accepts
+            return 0
         print(
             mint_dev_token(
                 args.dev_token,

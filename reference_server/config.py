@@ -15,6 +15,7 @@ MODEL_KINDS: tuple[ModelKind, ...] = ("offline", "openai", "openai-chat")
 DEV_ISSUER = "chatkit-harness-dev-issuer"
 DEV_AUDIENCE = "chatkit-reference-server"
 MAX_BODY_BYTES = 1024 * 1024
+MAX_ATTACHMENT_BYTES = 512 * 1024
 
 
 def cache_dir() -> Path:
@@ -60,6 +61,8 @@ class ServerConfig:
     # unindexed-list fault: how long each threads.list / items.list takes.
     unindexed_list_seconds: float = 1.2
     max_body_bytes: int = MAX_BODY_BYTES
+    # attachments.create refuses larger files (413) before anything is uploaded.
+    max_attachment_bytes: int = MAX_ATTACHMENT_BYTES
     # How many thread items respond() hands to the model (newest first, then reversed).
     history_limit: int = 50
     # The MCP server whose tools the agent gets (Streamable HTTP), acting for each user.

@@ -61,6 +61,8 @@ class RequestContext(BaseModel):
     user_name: str | None = None
     page: PageContext | None = None
     request_type: str | None = None
+    # Where this server is reached (upload URLs of attachments point back to it).
+    base_url: str | None = None
     # Only the token-in-prompt fault reads this; repr=False keeps it out of logs.
     access_token: str | None = Field(default=None, repr=False)
     # Deliberately never filled: the seed reads context.metadata, which no SDK code

@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -53,7 +54,7 @@ def make_engine(url: str) -> AsyncEngine:
 
 
 class Tables:
-    """The three tables, named with a prefix so test runs can share one database."""
+    """The tables, named with a prefix so test runs can share one database."""
 
     def __init__(self, prefix: str) -> None:
         if not _PREFIX.match(prefix):
@@ -88,4 +89,27 @@ class Tables:
             Column("id", String(128), primary_key=True),
             Column("user_id", String(256), nullable=False),
             Column("data", Text(), nullable=False),
+        )
+        # Uploaded bytes and the thread an attachment was used in (set once a message holds
+        # it), so deleting a thread deletes its attachments. A table of its own: create_all
+        # adds it to databases made before attachments were stored.
+        self.attachment_blobs = Table(
+            f"{prefix}attachment_blobs",
+            self.metadata,
+            Column("id", String(128), primary_key=True),
+            Column("user_id", String(256), nullable=False),
+            Column("thread_id", String(128), nullable=True, index=True),
+            Column("size", BigInteger(), nullable=False),
+            Column("content", LargeBinary(), nullable=True),
+        )
+        # One vote per (user, item): a second vote replaces the first.
+        self.feedback = Table(
+            f"{prefix}feedback",
+            self.metadata,
+            Column("seq", _SEQ, primary_key=True, autoincrement=True),
+            Column("thread_id", String(128), nullable=False),
+            Column("item_id", String(128), nullable=False),
+            Column("user_id", String(256), nullable=False),
+            Column("kind", String(16), nullable=False),
+            UniqueConstraint("user_id", "item_id", name=f"{prefix}feedback_user_item"),
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from chatkit.server import StreamingResult
@@ -22,28 +22,32 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from .attachments import RequestRefused
 from .auth import AuthError, Identity, TokenVerifier, authenticate
-from .chat_server import ReferenceChatServer
+from .chat_server import CHAT_TYPES, ReferenceChatServer
 from .config import ServerConfig
 from .context import RequestContext, extract_user_and_page
 from .errors import auth_error_response, json_error
 from .faults import Fault
 from .sse import sse_response
 from .store import SqlStore
+from .transcription import TranscriptionRefused, check_audio
 
 log = logging.getLogger("reference_server")
 _REQUEST = TypeAdapter[ChatKitReq](ChatKitReq)
 # Beyond this much we stop draining an oversized body and close the connection.
 DRAIN_LIMIT = 64 * 1024 * 1024
-# No attachment store, no transcription, no widgets: 501 up front. (The SDK's default action()
-# raises NotImplementedError inside the stream: a 200 that ends in stream.error.)
-UNSUPPORTED = {
-    "attachments.create",
-    "attachments.delete",
-    "input.transcribe",
-    "threads.custom_action",
-    "threads.sync_custom_action",
-}
+# Requests that add to a thread: refused while the thread is closed or locked.
+ADDS_TO_THREAD = frozenset(
+    {
+        "threads.add_user_message",
+        "threads.add_client_tool_output",
+        "threads.add_structured_input",
+        "threads.retry_after_item",
+        "threads.custom_action",
+    }
+)
+ACTIONS = frozenset({"threads.custom_action", "threads.sync_custom_action"})
 STREAM_ERROR_FRAME = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
 
 
@@ -118,6 +122,8 @@ class ChatKitEndpoint:
         body, too_large, fully_read = await read_body(request, limit)
         if self._cold:
             await self._cold_start()
+        if cfg.has(Fault.REFUSE_ALL):
+            return auth_error_response(AuthError("the token is not accepted"))
         try:
             identity = await authenticate(request.headers, cfg, self.verifier)
         except AuthError as exc:
@@ -146,43 +152,94 @@ class ChatKitEndpoint:
         return await self._validated(body, context)
 
     def _context(self, raw: Any, request: Request, identity: Identity) -> RequestContext:
-        user_name, page = extract_user_and_page(raw, request.headers, identity.claims)
+        headers: Mapping[str, str] = request.headers
+        if self.cfg.has(Fault.HEADER_NAME_ONLY):
+            headers = {k: v for k, v in headers.items() if not k.lower().startswith("x-page-")}
+        user_name, page = extract_user_and_page(raw, headers, identity.claims)
         return RequestContext(
             user_id=identity.user_id,
             user_name=user_name,
             page=page,
             request_type=getattr(request.state, "request_type", None),
             access_token=identity.token,
+            base_url=str(request.base_url),
         )
+
+    def _not_chat(self, request_type: str) -> Response | None:
+        """chat-only faults: every request type beyond chat is 501 (or a bare 500)."""
+        if request_type in CHAT_TYPES:
+            return None
+        if self.cfg.has(Fault.CHAT_ONLY):
+            return json_error(501, "not_implemented", f"{request_type} is not supported here")
+        if self.cfg.has(Fault.CHAT_ONLY_500):
+            return json_error(500, "internal", "unexpected server error")
+        return None
+
+    def _skips_item_check(self, request_type: str) -> bool:
+        cfg = self.cfg
+        if request_type == "threads.retry_after_item":
+            return cfg.has(Fault.RETRY_UNKNOWN_EMPTY)
+        if request_type in ACTIONS:
+            return cfg.has(Fault.ACTION_ITEM_UNSCOPED) or cfg.has(Fault.ACTION_MISSING_ITEM_500)
+        return False
+
+    async def _precheck(self, parsed: Any, context: RequestContext) -> Response | None:
+        """Thread, item and state checks that answer with a JSON status before process()."""
+        cfg = self.cfg
+        streaming = is_streaming_req(parsed)
+        thread_id = getattr(parsed.params, "thread_id", None)
+        skip_check = streaming and cfg.has(Fault.CUT_STREAM_ON_MISSING_THREAD)
+        if parsed.type == "items.feedback" and cfg.has(Fault.FEEDBACK_UNSCOPED):
+            skip_check = True
+        if parsed.type == "input.transcribe" and not cfg.has(Fault.TRANSCRIBE_UNCHECKED):
+            try:
+                check_audio(parsed.params.audio_base64, parsed.params.mime_type)
+            except TranscriptionRefused as exc:
+                return json_error(exc.status, exc.error, exc.detail)
+        inp = getattr(parsed.params, "input", None)
+        for attachment_id in getattr(inp, "attachments", None) or []:
+            # Before the stream starts: the SDK loads them after thread.created is sent.
+            try:
+                await self.store.load_attachment(attachment_id, context)
+            except NotFoundError:
+                return json_error(404, "not_found", f"attachment {attachment_id} not found")
+        if not isinstance(thread_id, str) or skip_check:
+            return None
+        try:
+            thread = await self.store.load_thread(thread_id, context)
+        except NotFoundError:
+            if parsed.type == "threads.delete" and cfg.has(Fault.DELETE_WRONG_THREAD):
+                return await self._delete_active_thread(context)
+            return json_error(404, "not_found", f"thread {thread_id} not found")
+        # An unknown item: retry_after_item would otherwise stream an empty 200.
+        item_id = getattr(parsed.params, "item_id", None)
+        if isinstance(item_id, str) and not self._skips_item_check(parsed.type):
+            try:
+                await self.store.load_item(thread_id, item_id, context)
+            except NotFoundError:
+                return json_error(404, "not_found", f"item {item_id} not found")
+        if parsed.type in ADDS_TO_THREAD:
+            if thread.status.type != "active" and not cfg.has(Fault.CLOSED_THREAD_ACCEPTS):
+                reason = getattr(thread.status, "reason", None) or "no reason given"
+                return json_error(
+                    409, "thread_closed", f"thread {thread_id} is {thread.status.type}: {reason}"
+                )
+            if cfg.has(Fault.CANCEL_LOCKS_THREAD) and thread_id in self.server.generating:
+                return json_error(409, "busy", f"a reply is still being generated in {thread_id}")
+        return None
 
     async def _validated(self, body: bytes, context: RequestContext) -> Response:
         try:
             parsed = _REQUEST.validate_json(body)
         except ValidationError as exc:
             return json_error(400, "invalid_request", _validation_detail(exc))
-        if parsed.type in UNSUPPORTED:
-            return json_error(
-                501, "not_implemented", f"{parsed.type} is not supported by this server"
-            )
-        streaming = is_streaming_req(parsed)
-        thread_id = getattr(parsed.params, "thread_id", None)
-        skip_check = streaming and self.cfg.has(Fault.CUT_STREAM_ON_MISSING_THREAD)
-        if isinstance(thread_id, str) and not skip_check:
-            try:
-                await self.store.load_thread(thread_id, context)
-            except NotFoundError:
-                if parsed.type == "threads.delete" and self.cfg.has(Fault.DELETE_WRONG_THREAD):
-                    return await self._delete_active_thread(context)
-                return json_error(404, "not_found", f"thread {thread_id} not found")
-            # An unknown item: retry_after_item would otherwise stream an empty 200.
-            item_id = getattr(parsed.params, "item_id", None)
-            if isinstance(item_id, str):
-                try:
-                    await self.store.load_item(thread_id, item_id, context)
-                except NotFoundError:
-                    return json_error(404, "not_found", f"item {item_id} not found")
+        refused = self._not_chat(parsed.type) or await self._precheck(parsed, context)
+        if refused is not None:
+            return refused
         try:
             result = await self.server.process(body, context)
+        except (RequestRefused, TranscriptionRefused) as exc:
+            return json_error(exc.status, exc.error, exc.detail)
         except NotFoundError as exc:
             return json_error(404, "not_found", str(exc) or "not found")
         except NotImplementedError as exc:

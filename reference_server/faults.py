@@ -23,6 +23,7 @@ class Fault(StrEnum):
     IGNORE_KID = "ignore-kid"
     SHARED_THREADS = "shared-threads"
     TRUST_USER_HEADER = "trust-user-header"
+    OWN_TOKENS_ONLY = "own-tokens-only"
     BUFFERED_STREAM = "buffered-stream"
     GZIP_STREAM = "gzip-stream"
     NO_CACHE_HEADERS = "no-cache-headers"
@@ -50,6 +51,45 @@ class Fault(StrEnum):
     CONTEXT_ON_CREATE_ONLY = "context-on-create-only"
     UNINDEXED_LIST = "unindexed-list"
     NO_BODY_LIMIT = "no-body-limit"
+    # The rest of the protocol: cancellation, paging, retry, feedback, attachments, client
+    # tools, structured input, widgets and actions, transcription, inference options, the
+    # tier-2 stream events, thread status, and deployments that offer only chat.
+    NO_CANCEL_OPTION = "no-cancel-option"
+    CANCEL_DROPS_PARTIAL = "cancel-drops-partial"
+    CANCEL_LOCKS_THREAD = "cancel-locks-thread"
+    HIDDEN_ITEMS_LISTED = "hidden-items-listed"
+    PAGING_DUPLICATE_BOUNDARY = "paging-duplicate-boundary"
+    BAD_CURSOR_500 = "bad-cursor-500"
+    RETRY_KEEPS_NEWER = "retry-keeps-newer"
+    RETRY_UNKNOWN_EMPTY = "retry-unknown-empty"
+    FEEDBACK_UNSCOPED = "feedback-unscoped"
+    FEEDBACK_INSERT_ONLY = "feedback-insert-only"
+    ATTACHMENTS_UNSCOPED = "attachments-unscoped"
+    UPLOAD_URL_UNSCOPED = "upload-url-unscoped"
+    NO_ATTACHMENT_LIMITS = "no-attachment-limits"
+    ATTACHMENTS_OUTLIVE_THREAD = "attachments-outlive-thread"
+    ATTACHMENT_NOT_IN_PROMPT = "attachment-not-in-prompt"
+    ATTACHMENT_DELETE_SILENT = "attachment-delete-silent"
+    TOOL_OUTPUT_CUT_STREAM = "tool-output-cut-stream"
+    TOOL_OUTPUT_IGNORED = "tool-output-ignored"
+    STRUCTURED_INPUT_IGNORED = "structured-input-ignored"
+    STRUCTURED_INPUT_RESUBMIT = "structured-input-resubmit"
+    INVALID_WIDGET = "invalid-widget"
+    ACTION_ITEM_UNSCOPED = "action-item-unscoped"
+    ACTION_MISSING_ITEM_500 = "action-missing-item-500"
+    ACTION_NOT_SAVED = "action-not-saved"
+    TRANSCRIBE_UNCHECKED = "transcribe-unchecked"
+    TRANSCRIBE_WRONG_SHAPE = "transcribe-wrong-shape"
+    DROP_INFERENCE_OPTIONS = "drop-inference-options"
+    MALFORMED_STREAM_EXTRAS = "malformed-stream-extras"
+    EXTRAS_STORED = "extras-stored"
+    CLOSED_THREAD_ACCEPTS = "closed-thread-accepts"
+    CHAT_ONLY = "chat-only"
+    CHAT_ONLY_500 = "chat-only-500"
+    REFUSE_ALL = "refuse-all"
+    EVENTUAL_WRITES = "eventual-writes"
+    GET_THREAD_500_AFTER_RENAME = "get-thread-500-after-rename"
+    HEADER_NAME_ONLY = "header-name-only"
     MCP_TOKEN_IN_PROMPT = "mcp-token-in-prompt"
     MCP_NO_IDENTITY = "mcp-no-identity"
     MCP_SHARED_CLIENT = "mcp-shared-client"
@@ -78,6 +118,8 @@ DESCRIPTIONS: dict[Fault, str] = {
     "delete anyone's thread",
     Fault.TRUST_USER_HEADER: "the user id is taken from the X-User-ID header when present, "
     "overriding the token's subject",
+    Fault.OWN_TOKENS_ONLY: "accepts only HS256 tokens signed with its own secret (mint one with "
+    "--fault own-tokens-only --dev-token SUB); it trusts no other issuer, whatever it is told",
     Fault.BUFFERED_STREAM: "the whole SSE body is collected and sent at once at the end",
     Fault.GZIP_STREAM: "the event stream is gzip-compressed (Content-Encoding: gzip) and "
     "arrives in one piece",
@@ -125,6 +167,64 @@ DESCRIPTIONS: dict[Fault, str] = {
     "without an index",
     Fault.NO_BODY_LIMIT: "no request body size limit: a 2 MiB body is parsed and answered, "
     "never refused with 413",
+    Fault.NO_CANCEL_OPTION: "streams announce stream_options.allow_cancel false (no stop button)",
+    Fault.CANCEL_DROPS_PARTIAL: "a cancelled stream stores nothing: the partial reply and the "
+    "SDK's hidden 'cancelled' item are lost (cleanup cancelled with the request)",
+    Fault.CANCEL_LOCKS_THREAD: "a per-thread 'generating' flag is cleared only when a stream "
+    "ends normally: after a stop, every later turn on the thread gets 409",
+    Fault.HIDDEN_ITEMS_LISTED: "items.list returns hidden context items (the SDK's cancellation "
+    "note) to the client",
+    Fault.PAGING_DUPLICATE_BOUNDARY: "list cursors compare with <= / >=: every page repeats the "
+    "last entry of the page before",
+    Fault.BAD_CURSOR_500: "an 'after' cursor that is not one of the list's ids raises: HTTP 500",
+    Fault.RETRY_KEEPS_NEWER: "threads.retry_after_item streams a new reply but deletes none of "
+    "the newer items",
+    Fault.RETRY_UNKNOWN_EMPTY: "threads.retry_after_item on an unknown item answers 200 with an "
+    "empty stream (the SDK's own behaviour without a check)",
+    Fault.FEEDBACK_UNSCOPED: "items.feedback stores any thread and item id without checking "
+    "they are the caller's",
+    Fault.FEEDBACK_INSERT_ONLY: "feedback is a plain INSERT: changing a vote hits the unique "
+    "constraint and answers 500",
+    Fault.ATTACHMENTS_UNSCOPED: "attachment rows are looked up by id alone: anyone can use or "
+    "delete anyone's attachment",
+    Fault.UPLOAD_URL_UNSCOPED: "the upload URL checks the credential but not the owner: anyone "
+    "can read or overwrite anyone's upload",
+    Fault.NO_ATTACHMENT_LIMITS: "attachments.create accepts any size and any MIME type",
+    Fault.ATTACHMENTS_OUTLIVE_THREAD: "threads.delete leaves the thread's attachments behind",
+    Fault.ATTACHMENT_NOT_IN_PROMPT: "the converter drops attachments: the model never sees them",
+    Fault.ATTACHMENT_DELETE_SILENT: "attachments.delete of an unknown id answers {}",
+    Fault.TOOL_OUTPUT_CUT_STREAM: "threads.add_client_tool_output with no pending call answers "
+    "200 and a stream that breaks off",
+    Fault.TOOL_OUTPUT_IGNORED: "client tool output is acknowledged but never saved: the call stays "
+    "pending",
+    Fault.STRUCTURED_INPUT_IGNORED: "threads.add_structured_input answers with a reply but never "
+    "applies the answers (the item stays pending)",
+    Fault.STRUCTURED_INPUT_RESUBMIT: "structured input is accepted again after it was answered",
+    Fault.INVALID_WIDGET: "widget items are streamed without their widget root's type",
+    Fault.ACTION_ITEM_UNSCOPED: "widget actions look the item up by id alone, in any thread of "
+    "any user",
+    Fault.ACTION_MISSING_ITEM_500: "a widget action naming a missing item answers 500",
+    Fault.ACTION_NOT_SAVED: "widget actions answer with the updated widget but never save it",
+    Fault.TRANSCRIBE_UNCHECKED: "input.transcribe decodes and transcribes without checks: bad "
+    "base64 or an unsupported type is a 500",
+    Fault.TRANSCRIBE_WRONG_SHAPE: 'input.transcribe answers {"transcript": ...} instead of '
+    '{"text": ...}',
+    Fault.DROP_INFERENCE_OPTIONS: "the composer's model and tool choice are ignored",
+    Fault.MALFORMED_STREAM_EXTRAS: "progress_update, client_effect and notice events are streamed "
+    "with a wrong field each",
+    Fault.EXTRAS_STORED: "a notice is also stored in the thread as an assistant message",
+    Fault.CLOSED_THREAD_ACCEPTS: "closed threads take new messages like active ones",
+    Fault.CHAT_ONLY: "only chat: every other request type is answered 501 and no keyword "
+    "feature is on",
+    Fault.CHAT_ONLY_500: "only chat, and every other request type is answered 500",
+    Fault.REFUSE_ALL: "every request gets 401, whatever credential it carries (an identity "
+    "provider that no longer knows the harness's user; correct otherwise)",
+    Fault.EVENTUAL_WRITES: "assistant items are written by a background task 300 ms after "
+    "they were streamed (a write queue): items.list lags behind the stream",
+    Fault.GET_THREAD_500_AFTER_RENAME: "threads.get_by_id answers 500 for any thread renamed "
+    "with threads.update (a store that keeps the SDK's full thread object)",
+    Fault.HEADER_NAME_ONLY: "of the context headers only X-User-Name is read; X-Page-Title, "
+    "X-Page-Url and X-Page-Context are dropped",
     Fault.MCP_TOKEN_IN_PROMPT: "--mcp-url: the seed's MCP pattern: no credential on the MCP "
     "connection; the user id and access token are written into the instructions for the model "
     "to copy into every tool call",

@@ -2,8 +2,8 @@
 
 The correct response streams each ``data: ...\\n\\n`` frame as it is produced, with
 headers that tell proxies not to buffer or transform it. buffered-stream,
-gzip-stream, no-cache-headers, stream-as-json, invented-events and
-non-json-keepalive each change one of those things.
+gzip-stream, no-cache-headers, stream-as-json, invented-events,
+non-json-keepalive, malformed-stream-extras and invalid-widget each change one of those things.
 """
 
 from __future__ import annotations
@@ -40,6 +40,39 @@ async def with_invented_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[by
         yield b"data: " + json.dumps(invented, separators=(",", ":")).encode() + b"\n\n"
 
 
+def _broken_extra(event: dict[str, object]) -> dict[str, object] | None:
+    """The event with the one wrong field of malformed-stream-extras / invalid-widget."""
+    kind = event.get("type")
+    if kind == "progress_update" and "text" in event:
+        return {**{k: v for k, v in event.items() if k != "text"}, "message": event["text"]}
+    if kind == "client_effect":
+        return {k: v for k, v in event.items() if k != "name"}
+    if kind == "notice":
+        return {**event, "level": "error"}
+    return None
+
+
+async def with_broken_extras(
+    chunks: AsyncIterator[bytes], *, extras: bool, widgets: bool
+) -> AsyncIterator[bytes]:
+    """progress_update/client_effect/notice with a wrong field; widget roots without a type."""
+    for_extras = (b'"progress_update"', b'"client_effect"', b'"notice"')
+    async for chunk in chunks:
+        hit_extra = extras and any(marker in chunk for marker in for_extras)
+        hit_widget = widgets and b'"type":"widget"' in chunk
+        if not (hit_extra or hit_widget):
+            yield chunk
+            continue
+        event = json.loads(chunk.removeprefix(b"data: "))
+        broken = _broken_extra(event) if hit_extra else None
+        item = event.get("item")
+        if hit_widget and isinstance(item, dict) and isinstance(item.get("widget"), dict):
+            item["widget"].pop("type", None)
+            broken = event
+        out = broken if broken is not None else event
+        yield b"data: " + json.dumps(out, separators=(",", ":")).encode() + b"\n\n"
+
+
 async def with_ping(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """A ``data: ping`` keep-alive event right after the first event."""
     first = True
@@ -71,6 +104,9 @@ async def sse_response(chunks: AsyncIterator[bytes], cfg: ServerConfig) -> Respo
         chunks = with_invented_events(chunks)
     if cfg.has(Fault.NON_JSON_KEEPALIVE):
         chunks = with_ping(chunks)
+    extras, widgets = cfg.has(Fault.MALFORMED_STREAM_EXTRAS), cfg.has(Fault.INVALID_WIDGET)
+    if extras or widgets:
+        chunks = with_broken_extras(chunks, extras=extras, widgets=widgets)
     if cfg.has(Fault.BUFFERED_STREAM):
         # Like a buffering proxy: nothing is sent until the last event exists.
         body = b"".join([chunk async for chunk in chunks])

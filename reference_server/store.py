@@ -9,6 +9,7 @@ pydantic models on the way out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -68,6 +69,12 @@ class SqlStore(Store[RequestContext]):
         self.tables = Tables(table_prefix)
         self.scoped = Fault.SHARED_THREADS not in faults
         self.no_delete = Fault.NO_DELETE in faults
+        self.faults = faults
+        # attachments-unscoped fault: attachment rows are looked up by id alone.
+        self.attachments_scoped = self.scoped and Fault.ATTACHMENTS_UNSCOPED not in faults
+        # eventual-writes: assistant items go through a background queue (a write 300 ms late).
+        self.write_delay = 0.3 if Fault.EVENTUAL_WRITES in faults else 0.0
+        self._pending: set[asyncio.Task[None]] = set()
         # SQLite has one writer at a time (and :memory: shares one connection), so
         # operations are serialised in-process instead of failing with "locked".
         self._lock: asyncio.Lock | None = asyncio.Lock() if url.startswith("sqlite") else None
@@ -173,7 +180,8 @@ class SqlStore(Store[RequestContext]):
         t = self.tables.threads
         async with self._tx() as conn:
             stmt = self._owned(select(t.c.id, t.c.data), t, context)
-            stmt = await self._paginate(conn, stmt, t, after, order, limit)
+            scope = t.c.user_id == context.user_id if self.scoped else None
+            stmt = await self._paginate(conn, stmt, t, after, order, limit, scope)
             rows = (await conn.execute(stmt)).all()
         return self._page([ThreadMetadata.model_validate_json(r.data) for r in rows], limit)
 
@@ -186,6 +194,12 @@ class SqlStore(Store[RequestContext]):
                 return  # no-delete fault: report success, keep everything
             await conn.execute(delete(i).where(i.c.thread_id == thread_id))
             await conn.execute(delete(t).where(t.c.id == thread_id))
+            if Fault.ATTACHMENTS_OUTLIVE_THREAD in self.faults:
+                return  # attachments-outlive-thread fault: the files stay behind
+            b, a = self.tables.attachment_blobs, self.tables.attachments
+            gone = select(b.c.id).where(b.c.thread_id == thread_id)
+            await conn.execute(delete(a).where(a.c.id.in_(gone)))
+            await conn.execute(delete(b).where(b.c.thread_id == thread_id))
 
     # -- items -------------------------------------------------------------------
 
@@ -206,8 +220,18 @@ class SqlStore(Store[RequestContext]):
             if scope is not None:
                 cursor_stmt = cursor_stmt.where(scope)
             cursor = (await conn.execute(cursor_stmt)).first()
-            if cursor is not None:
+            if cursor is None:
+                if Fault.BAD_CURSOR_500 in self.faults:
+                    raise RuntimeError(f"cursor row {after!r} vanished")  # an unguarded lookup
+                # A cursor that is not one of this list's rows: the client's mistake, a 400
+                # (answering the first page again would make a pager loop forever).
+                raise ValueError(f"unknown cursor {after!r}")
+            else:
                 at, seq = cursor.created_at, cursor.seq
+                if Fault.PAGING_DUPLICATE_BOUNDARY in self.faults:
+                    # paging-duplicate-boundary fault: <= / >= instead of < / >, so every
+                    # page starts again with the last row of the one before.
+                    seq = seq + 1 if descending else seq - 1
                 if descending:
                     stmt = stmt.where(
                         or_(
@@ -292,7 +316,18 @@ class SqlStore(Store[RequestContext]):
         self, thread_id: str, item: ThreadItem, context: RequestContext
     ) -> None:
         """Append an item to the thread."""
+        if self.write_delay and item.type != "user_message":
+            task = asyncio.create_task(self._later(thread_id, item, context))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+            return
         await self._upsert_item(thread_id, item, context)
+
+    async def _later(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        await asyncio.sleep(self.write_delay)
+        # The thread may be deleted meanwhile; a queue worker then drops the write.
+        with contextlib.suppress(NotFoundError):
+            await self._upsert_item(thread_id, item, context)
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         """Insert or replace an item by id."""
@@ -321,9 +356,13 @@ class SqlStore(Store[RequestContext]):
 
     # -- attachments -------------------------------------------------------------
 
-    async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
-        """Insert or update attachment metadata owned by the user."""
+    def _owned_attachment(self, stmt: Select[Any], context: RequestContext) -> Select[Any]:
         a = self.tables.attachments
+        return stmt.where(a.c.user_id == context.user_id) if self.attachments_scoped else stmt
+
+    async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
+        """Insert or update attachment metadata owned by the user (and note its thread)."""
+        a, b = self.tables.attachments, self.tables.attachment_blobs
         data = _ATTACHMENT.dump_json(attachment).decode()
         async with self._tx() as conn:
             owner = await conn.scalar(select(a.c.user_id).where(a.c.id == attachment.id))
@@ -331,29 +370,130 @@ class SqlStore(Store[RequestContext]):
                 await conn.execute(
                     insert(a).values(id=attachment.id, user_id=context.user_id, data=data)
                 )
-            elif owner == context.user_id or not self.scoped:
+            elif owner == context.user_id or not self.attachments_scoped:
                 await conn.execute(update(a).where(a.c.id == attachment.id).values(data=data))
             else:
                 raise NotFoundError(f"attachment {attachment.id} not found")
+            if attachment.thread_id is not None:
+                await conn.execute(
+                    update(b).where(b.c.id == attachment.id).values(thread_id=attachment.thread_id)
+                )
 
     async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
         """Attachment metadata; NotFoundError when missing or someone else's."""
         a = self.tables.attachments
         async with self._tx() as conn:
             data = await conn.scalar(
-                self._owned(select(a.c.data).where(a.c.id == attachment_id), a, context)
+                self._owned_attachment(select(a.c.data).where(a.c.id == attachment_id), context)
             )
         if data is None:
             raise NotFoundError(f"attachment {attachment_id} not found")
         return _ATTACHMENT.validate_json(data)
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
-        """Delete attachment metadata; NotFoundError when missing or someone else's."""
-        a = self.tables.attachments
+        """Delete attachment metadata and bytes; NotFoundError when missing or someone else's."""
+        a, b = self.tables.attachments, self.tables.attachment_blobs
         async with self._tx() as conn:
             found = await conn.scalar(
-                self._owned(select(a.c.id).where(a.c.id == attachment_id), a, context)
+                self._owned_attachment(select(a.c.id).where(a.c.id == attachment_id), context)
             )
             if found is None:
                 raise NotFoundError(f"attachment {attachment_id} not found")
             await conn.execute(delete(a).where(a.c.id == attachment_id))
+            await conn.execute(delete(b).where(b.c.id == attachment_id))
+
+    async def create_blob(self, attachment_id: str, size: int, context: RequestContext) -> None:
+        """Reserve the upload slot of a new attachment: ``size`` bytes, nothing uploaded yet."""
+        b = self.tables.attachment_blobs
+        async with self._tx() as conn:
+            await conn.execute(
+                insert(b).values(id=attachment_id, user_id=context.user_id, size=size)
+            )
+
+    async def blob_owner(self, attachment_id: str) -> tuple[str, int, bool] | None:
+        """(owner, declared size, uploaded) of an upload slot, None when there is none."""
+        b = self.tables.attachment_blobs
+        async with self._tx() as conn:
+            row = (
+                await conn.execute(
+                    select(b.c.user_id, b.c.size, b.c.content.is_not(None)).where(
+                        b.c.id == attachment_id
+                    )
+                )
+            ).first()
+        return (row[0], int(row[1]), bool(row[2])) if row is not None else None
+
+    async def put_blob(self, attachment_id: str, content: bytes) -> None:
+        b = self.tables.attachment_blobs
+        async with self._tx() as conn:
+            await conn.execute(update(b).where(b.c.id == attachment_id).values(content=content))
+
+    async def get_blob(self, attachment_id: str) -> bytes | None:
+        b = self.tables.attachment_blobs
+        async with self._tx() as conn:
+            data = await conn.scalar(select(b.c.content).where(b.c.id == attachment_id))
+        return bytes(data) if data is not None else None
+
+    # -- feedback ----------------------------------------------------------------
+
+    async def save_feedback(
+        self, thread_id: str, item_ids: list[str], kind: str, context: RequestContext
+    ) -> None:
+        """One vote per (user, item) on items of the user's own thread; NotFound otherwise."""
+        i, f = self.tables.items, self.tables.feedback
+        async with self._tx() as conn:
+            await self._require_thread(conn, thread_id, context)
+            for item_id in item_ids:
+                found = await conn.scalar(
+                    select(i.c.seq).where(i.c.thread_id == thread_id, i.c.id == item_id)
+                )
+                if found is None:
+                    raise NotFoundError(f"item {item_id} not found")
+            for item_id in item_ids:
+                existing = None
+                if Fault.FEEDBACK_INSERT_ONLY not in self.faults:
+                    existing = await conn.scalar(
+                        select(f.c.seq).where(
+                            f.c.user_id == context.user_id, f.c.item_id == item_id
+                        )
+                    )
+                if existing is None:
+                    # feedback-insert-only fault: a second vote hits the unique constraint.
+                    await conn.execute(
+                        insert(f).values(
+                            thread_id=thread_id, item_id=item_id, user_id=context.user_id, kind=kind
+                        )
+                    )
+                else:
+                    await conn.execute(update(f).where(f.c.seq == existing).values(kind=kind))
+
+    async def load_feedback(self, thread_id: str, context: RequestContext) -> dict[str, str]:
+        """item id -> kind of the user's votes in a thread (tests read it back)."""
+        f = self.tables.feedback
+        async with self._tx() as conn:
+            rows = (
+                await conn.execute(
+                    select(f.c.item_id, f.c.kind).where(
+                        f.c.thread_id == thread_id, f.c.user_id == context.user_id
+                    )
+                )
+            ).all()
+        return {r.item_id: r.kind for r in rows}
+
+    async def load_item_anywhere(self, item_id: str) -> tuple[str, ThreadItem] | None:
+        """(thread id, item) of an item found by id alone: the action-item-unscoped fault."""
+        i = self.tables.items
+        async with self._tx() as conn:
+            row = (
+                await conn.execute(select(i.c.thread_id, i.c.data).where(i.c.id == item_id))
+            ).first()
+        return (row.thread_id, _ITEM.validate_json(row.data)) if row is not None else None
+
+    async def replace_item_anywhere(self, thread_id: str, item: ThreadItem) -> None:
+        """Overwrite an item without any owner check (the action-item-unscoped fault)."""
+        i = self.tables.items
+        data = _ITEM.dump_json(item).decode()
+        async with self._tx() as conn:
+            await conn.execute(
+                update(i).where(i.c.thread_id == thread_id, i.c.id == item.id).values(data=data)
+            )

@@ -1,10 +1,13 @@
 """Authentication and isolation: bad credentials are refused before the stream, users stay apart.
 
-Each token check sends threads.create with one bad credential (the probe), expects HTTP 401/403
-before any stream byte, then sends the same request as user A (the control), which must work.
-Tokens come from the harness's test issuer when the deployment trusts it (always for the bundled
-reference server, ``--chatkit-issuer-port`` for others; docs/auth.md), else they are forged from
-user A's own JWT where no trusted key is needed; what cannot be built is skip-untestable.
+Judgments only; the requests come from harness/probes/auth.py. Each token probe is a
+threads.create with one bad credential, measured against a valid one on the same request in
+the same round (user A's own credential, or a valid token of the test issuer for tokens it
+signed): when the valid one is refused, the check is blocked, never passed. A deployment that
+serves requests without any valid credential fails every token check it could not probe, with
+auth.missing-token named as the root. Tokens come from the harness's test issuer when the
+deployment trusts it (always for the bundled reference server; docs/auth.md), else they are
+forged from user A's own JWT, else invented.
 
 Sources: the seed's backend verifies with python-jose, ``jwt.decode(token, jwks,
 algorithms=["RS256"])``, and its custom fetch sends ``'X-User-ID': userId`` beside the token.
@@ -12,37 +15,37 @@ algorithms=["RS256"])``, and its custom fetch sends ``'X-User-ID': userId`` besi
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections.abc import AsyncIterator
-
-import pytest
-import pytest_asyncio
-
-from harness.auth.issuer import ATTACKER_PATH, TestIssuer
 from harness.auth.probing import (
-    ENABLE_B,
-    ENABLE_ISSUER,
-    ENABLE_JWT,
-    ENABLE_KEY,
-    AuthSetup,
-    Probe,
-    build_setup,
+    REFUSED,
+    USER,
+    accepted,
     refers_to,
     refusal_problem,
+    sent_credentials,
 )
-from harness.engine.expect import json_ok, stream_ok
-from harness.protocol.client import (
-    STREAMING_TYPES,
-    Exchange,
-    JsonResponse,
-    RecordedStream,
-    user_input,
+from harness.auth.verdicts import (
+    B_ROOT,
+    ISSUER_ROOT,
+    REFUSAL,
+    ROOT_OPEN,
+    control_blocked,
+    enable_b,
+    enable_issuer,
+    enable_jwt,
+    enable_key,
+    fail_open,
+    judge,
+    open_evidence,
+    root_note,
+    show,
 )
+from harness.engine.hints import option
+from harness.engine.preconditions import CREATE, LIST_ITEMS, LIST_THREADS, describe, needs_thread
+from harness.probes.auth import EveryType, Isolation, Probed, Spoof, changes
+from harness.probes.conversation import page_ids
 from harness.registry import MUST, check
 from harness.report.redact import curl_command
-from harness.report.results import fail, untestable
-from harness.target.config import Identity, Target
+from harness.report.results import blocked, fail, note, untestable
 
 RFC6750 = "RFC 6750 §3.1 (invalid_token: 401)"
 RFC8725 = "RFC 8725 (JWT Best Current Practices)"
@@ -54,86 +57,27 @@ VERIFY_FIX = (
     "jwt.decode(token, key, algorithms=['RS256'], audience=AUD, issuer=ISS), and answer any "
     "failure with 401 before calling ChatKitServer.process()."
 )
+# Every token check reads the missing- and malformed-token probes too: they show whether the
+# deployment verifies anything at all (the root of every token check it could not probe).
+OPEN = ["auth-missing", "auth-malformed"]
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def auth_setup(
-    request: pytest.FixtureRequest, chatkit_target: Target
-) -> AsyncIterator[AuthSetup]:
-    trusted = chatkit_target.bundled or chatkit_target.issuer_port is not None
-    issuer: TestIssuer | None = request.getfixturevalue("chatkit_issuer") if trusted else None
-    helper = None
-    if issuer is None:
-        # Nothing trusts this one; it only serves the attacker key set a jku token names.
-        helper = TestIssuer()
-        helper.start()
-    setup = build_setup(chatkit_target, issuer, helper)
-    setup.preflight = await setup.json("threads.list", {"limit": 1, "order": "desc"}, setup.a)
-    if setup.b is not None:
-        setup.preflight_b = await setup.json("threads.list", {"limit": 1, "order": "desc"}, setup.b)
-    try:
-        yield setup
-    finally:
-        await setup.cleanup()
-        await setup.client.aclose()
-        if helper is not None:
-            helper.stop()
-
-
-# -- preconditions -------------------------------------------------------------------------
-
-
-def require_a(s: AuthSetup) -> None:
-    """User A's valid request works; otherwise no refusal means anything."""
-    pre = s.preflight
-    if pre is not None and pre.status == 200:
-        return
-    status = f"HTTP {pre.status or pre.transport_error}" if pre else "not tried"
-    hint = ""
-    if s.issuer is not None and not s.target.bundled and not s.issuer.fetched(s.issuer.jwks_path):
-        hint = (
-            f"; the deployment never fetched {s.issuer.jwks_url}, so it does not trust the "
-            "test issuer yet (docs/auth.md)"
-        )
-    untestable(
-        f"user A's valid request (threads.list) is refused ({status}), so a refusal of a bad "
-        f"credential proves nothing; give a credential the deployment accepts{hint}"
-    )
-
-
-def require_b(s: AuthSetup) -> Identity:
-    if s.b is None:
-        untestable(f"needs a second user: {ENABLE_B}")
-    pre = s.preflight_b
-    if pre is None or pre.status != 200:
-        status = f"HTTP {pre.status or pre.transport_error}" if pre else "not tried"
-        untestable(f"user B's valid request (threads.list) is refused ({status}): {ENABLE_B}")
-    return s.b
-
-
-def require_issuer(s: AuthSetup) -> TestIssuer:
-    if s.issuer is None:
-        untestable(f"needs validly signed tokens the deployment trusts: {ENABLE_ISSUER}")
-    return s.issuer
-
-
-def ids_of(resp: JsonResponse) -> list[str]:
-    data = resp.json
-    rows = data.get("data", []) if isinstance(data, dict) else []
-    return [str(t.get("id")) for t in rows if isinstance(t, dict)]
-
-
-async def thread_of(s: AuthSetup, who: Identity, text: str) -> tuple[str, RecordedStream]:
-    rec = stream_ok(
-        await s.stream(s.client.body("threads.create", {"input": user_input(text)}), who)
-    )
-    tid = rec.thread_id
-    if not tid:
-        fail("threads.create gave no thread id", evidence=s.evidence(rec))
-    return tid, rec
+def _open(evidence) -> object:
+    return open_evidence(evidence["auth-missing"], evidence["auth-malformed"])
 
 
 # -- missing and malformed credentials -----------------------------------------------------
+
+
+def forced_note(ev: Probed) -> str:
+    """An identity header given with -H rides on every request, probes included."""
+    if not ev.forced:
+        return ""
+    names = ", ".join(f"{k}: {v}" for k, v in ev.forced.items())
+    return (
+        f"{names} was given with {option('header')}, which every request carries and no probe "
+        f"can leave out; give it per user with {option('user-headers-a')}"
+    )
 
 
 @check(
@@ -145,14 +89,27 @@ async def thread_of(s: AuthSetup, who: Identity, text: str) -> tuple[str, Record
     fix="Require the credential on every /chatkit request (a FastAPI dependency that raises "
     "HTTPException(401) when Authorization is absent) before ChatKitServer.process().",
     ref=f"{RFC6750}; seed Common Pitfalls: 'Auth headers missing'",
+    probes=["auth-missing"],
 )
-async def test_missing_token(auth_setup: AuthSetup) -> None:
-    s = auth_setup
-    require_a(s)
-    await s.expect_refused(
-        [Probe("no Authorization header, no cookie, no identity header", s.no_identity())],
-        message="a request without any credential was not refused",
-    )
+def test_missing_token(evidence) -> None:
+    ev: Probed = evidence["auth-missing"]
+    rnd = ev.rounds[0]
+    if not rnd.control.ok:
+        control_blocked(rnd.control)
+    t = rnd.tried[0]
+    sent = sent_credentials(t.ex, ev.user_header)
+    forced = forced_note(ev)
+    problem = refusal_problem(t.ex)
+    if problem:
+        fail(
+            "a request without any credential was not refused" + (f"; {forced}" if forced else ""),
+            expected=REFUSAL,
+            actual=f"{sent}: {problem}",
+            evidence=show(t.ex, ev.secrets, t, label=sent),
+            repro=curl_command(t.ex),
+        )
+    if forced:
+        note(f"sent with {sent}; {forced}")
 
 
 @check(
@@ -165,19 +122,16 @@ async def test_missing_token(auth_setup: AuthSetup) -> None:
     fix="Parse 'Bearer <token>' strictly and map every decode error (jwt.PyJWTError, "
     'ValueError) to 401 with WWW-Authenticate: Bearer error="invalid_token".',
     ref=f"{RFC6750}; RFC 7519 §7.2 (validating a JWT)",
+    probes=OPEN,
 )
-async def test_malformed_token(auth_setup: AuthSetup) -> None:
-    s = auth_setup
-    require_a(s)
-    values = [
-        ("'Bearer' with no token", "Bearer"),
-        ("a token that is not a JWT", "Bearer not-a-jwt"),
-        ("three segments of garbage", "Bearer abc.def.ghi"),
-        ("a JWT with its signature segment missing", "Bearer eyJhbGciOiJSUzI1NiJ9.e30"),
-        ("the Basic scheme", "Basic Y2hhdGtpdDpoYXJuZXNz"),
-    ]
-    probes = [Probe(label, s.with_authorization(value, label)) for label, value in values]
-    await s.expect_refused(probes, message="a malformed Authorization header was not refused")
+def test_malformed_token(evidence) -> None:
+    judge(
+        evidence["auth-malformed"],
+        message="a malformed Authorization header was not refused",
+        need="",
+        consequence="",
+        open_=open_evidence(evidence["auth-missing"]),
+    )
 
 
 # -- forged signatures ------------------------------------------------------------------------
@@ -192,16 +146,15 @@ async def test_malformed_token(auth_setup: AuthSetup) -> None:
     "someone else.",
     fix=VERIFY_FIX,
     ref=f"{RFC8725} §3.1; RFC 7515 §5.2 (signature validation)",
+    probes=["auth-bad-signature", *OPEN],
 )
-async def test_bad_signature(auth_setup: AuthSetup) -> None:
-    s = auth_setup
-    require_a(s)
-    tokens = s.bad_signature_tokens()
-    if not tokens:
-        untestable(f"needs a JWT to tamper with: {ENABLE_JWT}")
-    await s.expect_refused(
-        [s.bearer(token, label) for label, token in tokens],
+def test_bad_signature(evidence) -> None:
+    judge(
+        evidence["auth-bad-signature"],
         message="a token with a broken signature was accepted",
+        need=f"needs a JWT to tamper with: {enable_jwt()}",
+        consequence="a token whose signature does not verify is served too",
+        open_=_open(evidence),  # type: ignore[arg-type]
     )
 
 
@@ -214,17 +167,16 @@ async def test_bad_signature(auth_setup: AuthSetup) -> None:
     fix="Pass an explicit allow-list, jwt.decode(..., algorithms=['RS256']), never the "
     "token's own alg; do not accept 'none' in any case.",
     ref=f"{RFC8725} §2.1, §3.1; RFC 7518 §3.6",
+    probes=["auth-alg-none", *OPEN],
 )
-async def test_alg_none(auth_setup: AuthSetup) -> None:
-    s = auth_setup
-    require_a(s)
-    probes = []
-    for alg in ("none", "None", "NONE", "nOnE"):
-        token = s.forge_unsigned(alg)
-        if token is None:
-            untestable(f"needs claims the deployment accepts: {ENABLE_JWT}")
-        probes.append(s.bearer(token, f"alg {alg!r}, empty signature"))
-    await s.expect_refused(probes, message="an unsigned alg=none token was accepted")
+def test_alg_none(evidence) -> None:
+    judge(
+        evidence["auth-alg-none"],
+        message="an unsigned alg=none token was accepted",
+        need=f"needs claims the deployment accepts: {enable_jwt()}",
+        consequence="an unsigned token is served too",
+        open_=_open(evidence),  # type: ignore[arg-type]
+    )
 
 
 @check(
@@ -236,24 +188,35 @@ async def test_alg_none(auth_setup: AuthSetup) -> None:
     fix="Fix the algorithms per key: jwt.decode(token, rsa_key, algorithms=['RS256']); never "
     "list HS256 beside RS256 for the same key material.",
     ref=f"{RFC8725} §2.1, §3.1 (algorithm verification); CVE-2015-9235",
+    probes=["auth-alg-confusion", *OPEN],
 )
-async def test_alg_confusion(auth_setup: AuthSetup) -> None:
-    s = auth_setup
-    require_a(s)
-    keys = await s.confusion_keys()
-    if not keys:
-        untestable(f"needs the RSA public key the deployment verifies with: {ENABLE_KEY}")
-    probes = []
-    for kid, pem in keys:
-        for secret, how in ((pem, "PEM"), (pem.rstrip(b"\n"), "PEM without final newline")):
-            token = s.forge_hs256(kid, secret)
-            if token is None:
-                untestable(f"needs claims the deployment accepts: {ENABLE_JWT}")
-            probes.append(s.bearer(token, f"HS256 keyed with the public key of {kid!r} ({how})"))
-    await s.expect_refused(probes, message="an HS256 token signed with the public key was accepted")
+def test_alg_confusion(evidence) -> None:
+    ev: Probed = evidence["auth-alg-confusion"]
+    why = ev.extra.get("fetch_problem") or ""
+    judge(
+        ev,
+        message="an HS256 token signed with the public key was accepted",
+        need=f"needs the RSA public key the deployment verifies with{f' ({why})' if why else ''}: "
+        f"{enable_key()}",
+        consequence="an HS256 token keyed with a public key is served too",
+        open_=_open(evidence),  # type: ignore[arg-type]
+    )
 
 
 # -- validly signed, wrong claims (need the test issuer) ---------------------------------------
+
+NEED_ISSUER = "needs validly signed tokens the deployment trusts: "
+
+
+def _issuer_check(evidence, check_id: str, message: str, consequence: str) -> None:
+    judge(
+        evidence["auth-issuer-tokens"],
+        message=message,
+        need=NEED_ISSUER + enable_issuer(),
+        consequence=consequence,
+        open_=_open(evidence),  # type: ignore[arg-type]
+        group=check_id,
+    )
 
 
 @check(
@@ -265,15 +228,11 @@ async def test_alg_confusion(auth_setup: AuthSetup) -> None:
     fix="Keep exp verification on and require the claim: jwt.decode(..., "
     "options={'require': ['exp', 'sub']}, leeway=a few seconds).",
     ref="RFC 7519 §4.1.4",
+    probes=["auth-issuer-tokens", *OPEN],
 )
-async def test_expired(auth_setup: AuthSetup) -> None:
-    s = auth_setup
-    require_a(s)
-    issuer = require_issuer(s)
-    token = issuer.expired(s.subject())
-    await s.expect_refused(
-        [s.bearer(token, "signed by the trusted key, exp one hour ago")],
-        message="an expired token was accepted",
+def test_expired(evidence) -> None:
+    _issuer_check(
+        evidence, "auth.expired", "an expired token was accepted", "an expired token is served too"
     )
 
 
@@ -284,15 +243,14 @@ async def test_expired(auth_setup: AuthSetup) -> None:
     pitfall="nbf is ignored, so tokens minted for later (or by a skewed clock) work now.",
     fix="Keep PyJWT's nbf and iat verification on (the default) with a small leeway.",
     ref="RFC 7519 §4.1.5",
+    probes=["auth-issuer-tokens", *OPEN],
 )
-async def test_not_yet_valid(auth_setup: AuthSetup) -> None:
-    s = auth_setup
-    require_a(s)
-    issuer = require_issuer(s)
-    token = issuer.not_yet_valid(s.subject())
-    await s.expect_refused(
-        [s.bearer(token, "signed by the trusted key, nbf one hour ahead")],
-        message="a token that is not valid yet was accepted",
+def test_not_yet_valid(evidence) -> None:
+    _issuer_check(
+        evidence,
+        "auth.not-yet-valid",
+        "a token that is not valid yet was accepted",
+        "a token that is not valid yet is served too",
     )
 
 
@@ -305,15 +263,14 @@ async def test_not_yet_valid(auth_setup: AuthSetup) -> None:
     fix="Pass audience=<this API's audience> to jwt.decode (python-jose and PyJWT then "
     "refuse other audiences).",
     ref=f"RFC 7519 §4.1.3; {RFC8725} §3.9",
+    probes=["auth-issuer-tokens", *OPEN],
 )
-async def test_wrong_audience(auth_setup: AuthSetup) -> None:
-    s = auth_setup
-    require_a(s)
-    issuer = require_issuer(s)
-    token = issuer.wrong_audience(s.subject())
-    await s.expect_refused(
-        [s.bearer(token, "signed by the trusted key, aud 'some-other-api'")],
-        message="a token for another audience was accepted",
+def test_wrong_audience(evidence) -> None:
+    _issuer_check(
+        evidence,
+        "auth.wrong-audience",
+        "a token for another audience was accepted",
+        "a token for another audience is served too",
     )
 
 
@@ -325,15 +282,14 @@ async def test_wrong_audience(auth_setup: AuthSetup) -> None:
     "tokens are taken.",
     fix="Pass issuer=<your issuer> to jwt.decode.",
     ref=f"RFC 7519 §4.1.1; {RFC8725} §3.8",
+    probes=["auth-issuer-tokens", *OPEN],
 )
-async def test_wrong_issuer(auth_setup: AuthSetup) -> None:
-    s = auth_setup
-    require_a(s)
-    issuer = require_issuer(s)
-    token = issuer.wrong_issuer(s.subject())
-    await s.expect_refused(
-        [s.bearer(token, "signed by the trusted key, iss 'https://evil.example.test/'")],
-        message="a token from another issuer was accepted",
+def test_wrong_issuer(evidence) -> None:
+    _issuer_check(
+        evidence,
+        "auth.wrong-issuer",
+        "a token from another issuer was accepted",
+        "a token from another issuer is served too",
     )
 
 
@@ -346,19 +302,15 @@ async def test_wrong_issuer(auth_setup: AuthSetup) -> None:
     fix="Select the key by kid (PyJWKClient(jwks_url).get_signing_key_from_jwt(token)) and "
     "refuse a kid the JWKS does not publish.",
     ref=f"RFC 7515 §4.1.4 (kid); {SEED_JOSE}",
+    probes=["auth-issuer-tokens", *OPEN],
 )
-async def test_unknown_kid(auth_setup: AuthSetup) -> None:
-    s = auth_setup
-    require_a(s)
-    issuer = require_issuer(s)
-    sub = s.subject()
-    probes = [
-        s.bearer(
-            issuer.trusted_key_unknown_kid(sub), "the trusted key under a kid not in the JWKS"
-        ),
-        s.bearer(issuer.unknown_kid(sub), "an unpublished key under a kid not in the JWKS"),
-    ]
-    await s.expect_refused(probes, message="a token with an unknown kid was accepted")
+def test_unknown_kid(evidence) -> None:
+    _issuer_check(
+        evidence,
+        "auth.unknown-kid",
+        "a token with an unknown kid was accepted",
+        "a token with an unknown kid is served too",
+    )
 
 
 @check(
@@ -371,24 +323,23 @@ async def test_unknown_kid(auth_setup: AuthSetup) -> None:
     fix="Take keys only from your configured JWKS; refuse tokens with jwk/jku/x5u/x5c headers "
     "and never fetch a URL named by a token.",
     ref=f"RFC 7515 §4.1.2, §4.1.3; {RFC8725} §3.10",
+    probes=["auth-embedded-key", *OPEN],
 )
-async def test_embedded_key(auth_setup: AuthSetup) -> None:
-    s = auth_setup
-    require_a(s)
-    started = time.monotonic()
-    probes = []
-    for how, label in (("jwk", "its own public key in a jwk header"), ("jku", "a jku URL")):
-        token = s.forge_embedded(how)
-        if token is None:
-            untestable(f"needs claims and a kid the deployment accepts: {ENABLE_JWT}")
-        probes.append(s.bearer(token, f"signed by an unknown key, named by {label}"))
-    await s.expect_refused(probes, message="a token carrying its own key was accepted")
-    server = s.issuer or s.helper
-    if server is not None and server.fetched(ATTACKER_PATH, since=started):
+def test_embedded_key(evidence) -> None:
+    ev: Probed = evidence["auth-embedded-key"]
+    judge(
+        ev,
+        message="a token carrying its own key was accepted",
+        need=f"needs claims the deployment accepts: {enable_jwt()}",
+        consequence="a token signed by a key it names itself is served too",
+        open_=_open(evidence),  # type: ignore[arg-type]
+    )
+    fetches = int(ev.extra.get("jku_fetches") or 0)
+    if fetches:
         fail(
             "the deployment fetched the key URL named by the token's jku header",
             expected="no request to the jku URL (it comes from the attacker)",
-            actual=f"{server.fetched(ATTACKER_PATH, since=started)} GET {server.attacker_url}",
+            actual=f"{fetches} GET {ev.extra.get('jku_url')}",
         )
 
 
@@ -404,79 +355,34 @@ async def test_embedded_key(auth_setup: AuthSetup) -> None:
     fix="Authenticate once for the whole /chatkit endpoint, before the request type is "
     "looked at, and scope every Store call to the authenticated user.",
     ref=f"{RFC6750}; openai-chatkit 1.6.5 chatkit/server.py (one endpoint, many request types)",
+    probes=["auth-every-request-type", "auth-missing"],
 )
-async def test_every_request_type(auth_setup: AuthSetup) -> None:
-    s = auth_setup
-    require_a(s)
-    tid, _ = await thread_of(s, s.a, "chatkit-harness auth probe: every request type")
-    before = json_ok(
-        await s.json("threads.get_by_id", {"thread_id": tid}, s.a), "threads.get_by_id"
-    )
-    creds: list[Probe] = [
-        Probe("no credential", s.no_identity()),
-        Probe("a token that is not a JWT", s.with_authorization("Bearer not-a-jwt", "not a JWT")),
-    ]
-    creds += [s.bearer(token, label) for label, token in s.bad_signature_tokens()[:1]]
-    requests: list[tuple[str, dict[str, object]]] = [
-        ("threads.create", {"input": user_input("auth probe: must be refused")}),
-        ("threads.add_user_message", {"thread_id": tid, "input": user_input("hijacked turn")}),
-        ("threads.list", {"limit": 20, "order": "desc"}),
-        ("threads.get_by_id", {"thread_id": tid}),
-        ("items.list", {"thread_id": tid, "limit": 20, "order": "asc"}),
-        ("threads.update", {"thread_id": tid, "title": "hijacked title"}),
-        ("threads.delete", {"thread_id": tid}),
-    ]
-    bad: list[tuple[str, Probe, Exchange, str]] = []
-    for type_, params in requests:
-        for probe in creds:
-            ex: Exchange
-            if type_ in STREAMING_TYPES:
-                ex = await s.stream(s.client.body(type_, params), probe.identity, type_)
-            else:
-                ex = await s.json(type_, params, probe.identity)
-            problem = refusal_problem(ex)
-            if problem:
-                bad.append((type_, probe, ex, problem))
-    # The control: A's thread is still there and unchanged.
-    after = await s.json("threads.get_by_id", {"thread_id": tid}, s.a)
-    await s.json("threads.delete", {"thread_id": tid}, s.a)
-    await s.cleanup()
+def test_every_request_type(evidence) -> None:
+    ev: EveryType = evidence["auth-every-request-type"]
+    tid = needs_thread(ev.created, CREATE, "user A's own threads.create")
+    assert ev.before is not None and ev.after is not None
+    if ev.before.items.status != 200:
+        blocked(LIST_ITEMS, f"items.list of user A's own thread {describe(ev.before.items)}")
+    open_ = open_evidence(evidence["auth-missing"])
+    bad = [(type_, t, p) for type_, t in ev.tried if (p := refusal_problem(t.ex))]
     if bad:
-        type_, probe, ex, _ = bad[0]
+        _, first, _ = bad[0]
         fail(
-            f"{len({b[0] for b in bad})} request types do not refuse bad credentials",
+            f"{len({b[0] for b in bad})} request types do not refuse bad credentials"
+            + root_note(open_),
             expected="HTTP 401/403 before any stream byte for every request type",
-            actual="; ".join(f"{t} with {p.label}: {problem}" for t, p, _, problem in bad[:8]),
-            evidence=s.evidence(ex, probe),
-            repro=curl_command(ex),
+            actual="; ".join(f"{t} with {p.label}: {problem}" for t, p, problem in bad[:8]),
+            evidence=show(first.ex, ev.secrets, first),
+            repro=curl_command(first.ex),
         )
-    data = json_ok(after, "threads.get_by_id as user A after the probes")
-    changed = _thread_changes(before, data)
+    changed = changes(ev.before, ev.after, tid)
     if changed:
         fail(
             "user A's thread changed although every probe was refused",
-            expected="the same title and items as before",
+            expected="the same items and title as before (items.list and threads.list as A)",
             actual=changed,
-            evidence=s.evidence(after),
+            evidence=show(ev.after.items, ev.secrets),
         )
-
-
-def _text(ex: Exchange) -> str:
-    body = ex.body if isinstance(ex, (JsonResponse, RecordedStream)) else b""
-    return body[:500_000].decode("utf-8", "replace")
-
-
-def _thread_changes(before: object, after: object) -> str:
-    if not isinstance(before, dict) or not isinstance(after, dict):
-        return "the thread is not a JSON object"
-    out = []
-    if before.get("title") != after.get("title"):
-        out.append(f"title {before.get('title')!r} -> {after.get('title')!r}")
-    n_before = len((before.get("items") or {}).get("data", []))
-    n_after = len((after.get("items") or {}).get("data", []))
-    if n_before != n_after:
-        out.append(f"{n_before} items -> {n_after}")
-    return "; ".join(out)
 
 
 # -- identity from headers -----------------------------------------------------------------
@@ -493,24 +399,48 @@ def _thread_changes(before: object, after: object) -> str:
     "session); if a trusted proxy sets X-User-ID, strip the client's copy at that proxy and "
     "never expose the backend directly.",
     ref=f"{SEED_FETCH}; OWASP API Security Top 10 2023 API2 (Broken Authentication)",
+    probes=["auth-identity-header", "auth-missing"],
 )
-async def test_unverified_identity_header(auth_setup: AuthSetup) -> None:
-    s = auth_setup
-    require_a(s)
-    headers = s.plain_headers()
-    if not any(k.lower() == s.user_header.lower() for k in headers):
-        headers[s.user_header] = s.a_id or "alice"
-    named = headers.get(s.user_header) or next(
-        v for k, v in headers.items() if k.lower() == s.user_header.lower()
+def test_unverified_identity_header(evidence) -> None:
+    ev: Probed = evidence["auth-identity-header"]
+    rnd = ev.rounds[0]
+    if not rnd.control.ok:
+        control_blocked(rnd.control)
+    t = rnd.tried[0]
+    problem = refusal_problem(t.ex)
+    if not problem:
+        return
+    label = sent_credentials(t.ex, ev.user_header)
+    open_ = open_evidence(evidence["auth-missing"], without_header=ev.user_header)
+    if open_ is not None:
+        # Not a header diagnosis: a request with nothing at all is served as well.
+        message = f"{ROOT_OPEN}, so a request with only {ev.user_header} is served too"
+    else:
+        message = (
+            f"identity taken from an unverified header: a request with only {ev.user_header} "
+            "was served"
+        )
+    fail(
+        message,
+        expected=REFUSAL,
+        actual=f"{label}: {problem}",
+        evidence=show(t.ex, ev.secrets, t, label=label),
+        repro=curl_command(t.ex),
     )
-    probe = Probe(
-        f"only {s.user_header}: {named} (no token, no cookie)", Identity("plain", headers)
-    )
-    await s.expect_refused(
-        [probe],
-        message=f"identity taken from an unverified header: a request with only {s.user_header} "
-        "was served",
-    )
+
+
+def _b_blocked(signer: str, ex, what: str) -> None:
+    """B's own request must work before anything B does means something."""
+    if ex is None or (ex.status == 200 and not ex.transport_error):
+        return
+    if ex.status in REFUSED:
+        if signer != USER:
+            blocked(
+                ISSUER_ROOT,
+                "the deployment does not trust the test issuer (user B's issuer token got "
+                f"HTTP {ex.status})",
+            )
+        blocked(B_ROOT, f"user B's own {what} got HTTP {ex.status}")
 
 
 @check(
@@ -524,75 +454,74 @@ async def test_unverified_identity_header(auth_setup: AuthSetup) -> None:
     fix="Take the user id from the verified token only; ignore X-User-ID or refuse a request "
     "whose X-User-ID differs from the token's subject with 403.",
     ref=f"{SEED_FETCH}; {BOLA}",
+    probes=["auth-spoof", "auth-missing"],
 )
-async def test_identity_header_spoof(auth_setup: AuthSetup) -> None:
-    s = auth_setup
-    require_a(s)
-    b = require_b(s)
-    if not s.a_has_verified_credential:
+def test_identity_header_spoof(evidence) -> None:
+    ev: Spoof = evidence["auth-spoof"]
+    missing: Probed = evidence["auth-missing"]
+    h = missing.user_header
+    open_ = open_evidence(missing, without_header=h)
+    consequence = f"{h} alone decides who the caller is"
+    if ev.missing:
+        if open_ is not None:
+            fail_open(open_, ev.secrets, consequence)
+        if ev.missing == "b":
+            untestable(f"needs a second user: {enable_b()}")
+        if ev.missing == "verified-a":
+            untestable(
+                "user A is identified only by plain headers, so there is no verified identity "
+                "to override (auth.unverified-identity-header reports that); pass "
+                + option("token")
+            )
         untestable(
-            "user A is identified only by plain headers, so there is no verified identity to "
-            "override (auth.unverified-identity-header reports that); pass --chatkit-token"
+            f"needs user B's id as {h} would carry it: a JWT with a sub for B, "
+            f"{option('user-headers-b')} '{h}: <id>', or {enable_issuer()}"
         )
-    if not s.b_id:
-        untestable(
-            f"needs user B's id as {s.user_header} would carry it: a JWT with a sub for B, "
-            f"--chatkit-user-headers-b '{s.user_header}: <id>', or {ENABLE_ISSUER}"
+    _b_blocked(ev.b_signer, ev.b_thread, "threads.create")
+    tb = needs_thread(ev.b_thread, CREATE, "user B's own threads.create")
+    if (ev.a_listed is not None and tb in page_ids(ev.a_listed)) or (
+        ev.a_got is not None and refers_to(ev.a_got, tb)
+    ):
+        if open_ is not None:  # the deeper root: nobody's identity is verified at all
+            fail_open(open_, ev.secrets, consequence)
+        blocked(
+            "auth.tenant-isolation",
+            f"user A sees user B's thread without any {h}: one store is shared by every user",
         )
-    tb, _ = await thread_of(s, b, "chatkit-harness: user B's own thread")
-    headers = {k: v for k, v in s.a.headers.items() if k.lower() != s.user_header.lower()}
-    spoof = Identity(
-        f"user A's credential with {s.user_header}: {s.b_id}",
-        {**headers, s.user_header: s.b_id},
-        token=s.a.token,
-    )
-    problems: list[tuple[str, Exchange]] = []
-
-    listed = await s.json("threads.list", {"limit": 100, "order": "desc"}, spoof)
-    if listed.status == 200 and tb in ids_of(listed):
-        problems.append((f"threads.list shows user B's thread {tb}", listed))
-    got = await s.json("threads.get_by_id", {"thread_id": tb}, spoof)
-    if refers_to(got, tb):
-        problems.append((f"threads.get_by_id returns user B's thread {tb}", got))
-
-    body = s.client.body("threads.create", {"input": user_input("spoofed create")})
-    created = await s.stream(body, spoof)
-    if created.status == 200:
-        new = created.thread_id
-        if new and await owns(s, b, new):
-            problems.append((f"threads.create made thread {new} for user B", created))
-        elif new and not await owns(s, s.a, new):
+    problems = []
+    if ev.listed is not None and ev.listed.status == 200 and tb in page_ids(ev.listed):
+        problems.append((f"threads.list shows user B's thread {tb}", ev.listed))
+    if ev.got is not None and refers_to(ev.got, tb):
+        problems.append((f"threads.get_by_id returns user B's thread {tb}", ev.got))
+    created = ev.created
+    if created is not None and created.status == 200 and created.thread_id:
+        if ev.created_for_b:
+            problems.append((f"threads.create made thread {created.thread_id} for user B", created))
+        elif not ev.created_for_a:
             problems.append(
                 (
-                    f"threads.create made thread {new} for neither A nor B (for the header's "
-                    "user, not the token's)",
+                    f"threads.create made thread {created.thread_id} for neither A nor B (for "
+                    "the header's user, not the token's)",
                     created,
                 )
             )
-        if new:
-            s.created.append((new, s.a))
-
-    control = await s.json("threads.list", {"limit": 5, "order": "desc"}, s.a)
-    s.created.append((tb, b))
-    await s.cleanup()
     if problems:
         _, ex = problems[0]
+        message = (
+            f"{ROOT_OPEN}, so {consequence}"
+            if open_ is not None
+            else f"identity taken from an unverified header: {h} overrides the token"
+        )
+        spoofed = ", ".join(
+            f"{k}: {v}" for k, v in ev.spoof_headers.items() if k.lower() == h.lower()
+        )
         fail(
-            f"identity taken from an unverified header: {s.user_header} overrides the token",
-            expected=f"HTTP 403, or every request acting as the token's user ({s.a_id or 'A'})",
+            message,
+            expected="HTTP 403, or every request acting as the token's user",
             actual="; ".join(p for p, _ in problems),
-            evidence=s.evidence(ex, Probe(spoof.name, spoof)),
+            evidence=show(ex, ev.secrets, label=f"user A's credential with {spoofed}"),
             repro=curl_command(ex),
         )
-    json_ok(control, "the control threads.list as user A")
-
-
-async def owns(s: AuthSetup, who: Identity, thread_id: str) -> bool:
-    """``who`` can read the thread or sees it listed (either may be broken on its own)."""
-    if refers_to(await s.json("threads.get_by_id", {"thread_id": thread_id}, who), thread_id):
-        return True
-    listed = await s.json("threads.list", {"limit": 100, "order": "desc"}, who)
-    return thread_id in ids_of(listed)
 
 
 # -- isolation -----------------------------------------------------------------------------
@@ -608,63 +537,64 @@ async def owns(s: AuthSetup, who: Identity, thread_id: str) -> bool:
     fix="Scope every Store method by context.user_id (WHERE thread_id = ? AND user_id = ?) "
     "and answer another user's thread with 404.",
     ref=f"{BOLA}; openai-chatkit 1.6.5 chatkit/store.py (every method takes the request context)",
+    probes=["auth-isolation", "auth-identity-header", "auth-missing"],
 )
-async def test_tenant_isolation(auth_setup: AuthSetup) -> None:
-    s = auth_setup
-    require_a(s)
-    b = require_b(s)
-    canary = "canary-" + uuid.uuid4().hex[:10]
-    ta, _ = await thread_of(s, s.a, f"chatkit-harness isolation probe {canary}")
-    before = json_ok(await s.json("threads.get_by_id", {"thread_id": ta}, s.a), "threads.get_by_id")
-    problems: list[tuple[str, Exchange, str]] = []  # (what, exchange, whose request)
-    as_b = "user B's own valid credential"
-
-    def leaked(ex: Exchange, what: str) -> None:
-        """B reached A's thread: A's message came back, or the answer is about A's thread.
-        Other answers (4xx, even 5xx or a 200 about something else) are not leaks; errors.*
-        judge status codes, and A's thread is compared before and after to catch a write
-        hidden behind any answer."""
-        if canary in _text(ex):
-            problems.append((f"{what}: the reply holds A's message", ex, as_b))
+def test_tenant_isolation(evidence) -> None:
+    ev: Isolation = evidence["auth-isolation"]
+    open_ = open_evidence(evidence["auth-missing"])
+    if not ev.b_kind:
+        untestable(f"needs a second user: {enable_b()}")
+    control = ev.b_control
+    assert control is not None
+    _b_blocked(ev.b_signer, control, "threads.list")
+    if control.status != 200:
+        blocked(LIST_THREADS, f"user B's own threads.list {describe(control)}")
+    ta = needs_thread(ev.created, CREATE, "user A's own threads.create")
+    assert ev.before is not None and ev.after is not None
+    if ev.before.items.status != 200:
+        blocked(LIST_ITEMS, f"items.list of user A's own thread {describe(ev.before.items)}")
+    problems: list[tuple[str, object]] = []
+    for what, ex in ev.attempts:
+        # B reached A's thread: A's message came back, or the answer is about A's thread.
+        # Other answers (4xx, even 5xx or a 200 about something else) are not leaks; errors.*
+        # judge status codes, and A's thread is compared before and after to catch a write
+        # hidden behind any answer.
+        body = getattr(ex, "body", b"")
+        text = body[:500_000].decode("utf-8", "replace") if isinstance(body, bytes) else ""
+        if what == "threads.list":
+            if ta in page_ids(ex) or ev.canary in text:  # type: ignore[arg-type]
+                problems.append((f"threads.list as B shows A's thread {ta}", ex))
+        elif ev.canary in text:
+            problems.append((f"{what}: the reply holds A's message", ex))
         elif refers_to(ex, ta):
-            problems.append((f"{what}: served on A's thread (HTTP {ex.status})", ex, as_b))
-
-    listed = await s.json("threads.list", {"limit": 100, "order": "desc"}, b)
-    if ta in ids_of(listed) or canary in listed.text:
-        problems.append((f"threads.list as B shows A's thread {ta}", listed, as_b))
-    leaked(await s.json("threads.get_by_id", {"thread_id": ta}, b), "threads.get_by_id")
-    leaked(
-        await s.json("items.list", {"thread_id": ta, "limit": 50, "order": "asc"}, b),
-        "items.list",
-    )
-    body = s.client.body(
-        "threads.add_user_message", {"thread_id": ta, "input": user_input("B was here")}
-    )
-    leaked(await s.stream(body, b, "threads.add_user_message"), "threads.add_user_message")
-    leaked(
-        await s.json("threads.update", {"thread_id": ta, "title": "renamed by B"}, b),
-        "threads.update",
-    )
-    deleted = await s.json("threads.delete", {"thread_id": ta}, b)
-    leaked(deleted, "threads.delete")
-
-    after = await s.json("threads.get_by_id", {"thread_id": ta}, s.a)
-    s.created.append((ta, s.a))
-    await s.cleanup()
-    if after.status != 200:
-        gone = f"A's thread is gone (A's threads.get_by_id: HTTP {after.status})"
-        problems.append((gone, deleted, as_b))
-    else:
-        changed = _thread_changes(before, after.json)
-        if changed:
-            problems.append((f"A's thread changed: {changed}", after, "user A, reading back"))
+            problems.append((f"{what}: served on A's thread (HTTP {ex.status})", ex))
+    changed = changes(ev.before, ev.after, ta)
+    if changed:
+        problems.append((f"A's thread changed: {changed}", ev.after.items))
     if problems:
-        _, ex, who = problems[0]
+        _, ex = problems[0]
+        if ev.b_kind == "synthetic":
+            message = (
+                "two callers without any credential share one store: the second reached the "
+                f"first one's thread ({ROOT_OPEN})"
+            )
+            who = "a second caller without any credential"
+        else:
+            message = "user B reached user A's thread" + root_note(open_)
+            who = "user B's own valid credential"
         fail(
-            "user B reached user A's thread",
+            message,
             expected="a refusal (404 or 403) for every request B makes on A's thread, and A's "
             "thread unchanged",
-            actual="; ".join(p for p, _, _ in problems),
-            evidence=s.evidence(ex, Probe(who, b)),
-            repro=curl_command(ex),
+            actual="; ".join(p for p, _ in problems),
+            evidence=show(ex, ev.secrets, label=who),  # type: ignore[arg-type]
+            repro=curl_command(ex),  # type: ignore[arg-type]
+        )
+    header: Probed = evidence["auth-identity-header"]
+    plain_served = any(accepted(t.ex) for t in header.tried())
+    if ev.a_ident and ev.b_ident and ev.a_ident != ev.b_ident and plain_served:
+        note(
+            f"isolation holds only because A and B send different {header.user_header} values "
+            f"({ev.a_ident}, {ev.b_ident}), which the deployment does not verify: see "
+            "auth.unverified-identity-header"
         )

@@ -8,144 +8,36 @@ cannot show: a message sent twice, a history of object reprs, a token in the sys
 
 from __future__ import annotations
 
-import asyncio
-import secrets
-import time
 from collections import Counter
-from dataclasses import dataclass, field
 
-import pytest
-import pytest_asyncio
-
-from harness.engine.expect import evidence_of, json_ok, stream_ok
-from harness.glass.box import GlassBox
-from harness.glass.canary import metadata
+from harness.engine.expect import evidence_of, json_ok
+from harness.engine.preconditions import CREATE, SECOND_TURN, needs_stream
 from harness.glass.model_input import (
-    Turn,
     history_outline,
     history_problem,
     missing_context,
-    model_text,
     secret_leaks,
 )
 from harness.glass.model_stub import RecordedModelRequest, tokenize
 from harness.glass.pacing import compare
-from harness.protocol.client import ChatKitClient, JsonResponse, RecordedStream
+from harness.probes.glass import PACED_TOKEN_DELAY, GlassProbe, GlassTurn, PacedTurn
 from harness.registry import MUST, SHOULD, check
-from harness.report.redact import redact_text
 from harness.report.results import fail, untestable
-from harness.target.config import Target
 
 NEEDS_STUB = (
     "glass-box checks need the model stub: pass --model-stub (the harness starts the target on "
     "it) or --model-stub-url (a stub you run: chatkit-harness model-stub --port P)"
 )
-TURNS = 3
-# The schedule of the first turn, which the pass-through check compares with what arrives:
-# slower than the session's, so the gaps stand well above scheduler noise.
-PACED_TOKEN_DELAY = 0.02
 REF_HISTORY = "seed: Common Pitfalls 'History not in prompt'; openai/chatkit-python#23"
-
-
-@dataclass
-class GlassTurn:
-    turn: Turn
-    rec: RecordedStream
-    started: float  # time.monotonic() just before the request went out
-    calls: list[RecordedModelRequest]  # every model call made while the turn ran
-    answer: RecordedModelRequest | None  # the call whose reply the user was shown
-
-
-@dataclass
-class GlassProbe:
-    box: GlassBox
-    user_name: str
-    page_title: str
-    turns: list[GlassTurn] = field(default_factory=list)
-    items: JsonResponse | None = None
-    secrets: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def calls(self) -> list[RecordedModelRequest]:
-        return [c for t in self.turns for c in t.calls]
-
-    def endpoint(self) -> str:
-        used = Counter(c.endpoint for c in self.calls)
-        return used.most_common(1)[0][0] if used else "(none)"
-
-    def scrub(self, text: str) -> str:
-        return redact_text(text, list(self.secrets.values()))
-
-
-def _turn_text(k: int, marker: str) -> str:
-    # Two lines on purpose: repr() writes the newline as '\n', so a history built from object
-    # reprs cannot contain the message verbatim, while real text always does.
-    return f"Glass-box turn {k} of {TURNS}, marker {marker}.\nSecond line: please answer briefly."
-
-
-def _answer(
-    calls: list[RecordedModelRequest], turn: Turn, shown: str
-) -> RecordedModelRequest | None:
-    """The model call that produced the reply the user saw for ``turn``."""
-    asked = [c for c in calls if c.user_texts() and turn.user in c.user_texts()[-1]]
-    asked = asked or [c for c in calls if turn.marker in model_text(c)]
-    shown_flat = " ".join(shown.split())
-    answered = [c for c in asked if c.reply and " ".join(c.reply.split()) in shown_flat]
-    pick = answered or asked or calls
-    return pick[-1] if pick else None
-
-
-def _secrets_of(target: Target) -> dict[str, str]:
-    found = {
-        "the test user's access token": target.token,
-        "the second user's access token": target.token_b,
-        "the session cookie": target.cookie,
-    }
-    for name, value in {**target.headers, **target.user_headers_a}.items():
-        if name.lower() in ("authorization", "cookie", "x-api-key", "api-key"):
-            found[f"the {name} header"] = value.split(" ", 1)[-1]
-    return {what: value for what, value in found.items() if value}
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def glass_probe(
-    request: pytest.FixtureRequest, chatkit_client: ChatKitClient, chatkit_target: Target
-) -> GlassProbe | None:
-    box: GlassBox | None = request.getfixturevalue("chatkit_model_stub")
-    if box is None:
-        return None
-    nonce = secrets.token_hex(3)
-    probe = GlassProbe(box, f"User canary-name-{nonce}", f"Page canary-title-{nonce}")
-    probe.secrets = _secrets_of(chatkit_target)
-    ctx = metadata("harness-glass-user", probe.user_name, probe.page_title)
-    thread_id: str | None = None
-    for k in range(1, TURNS + 1):
-        marker = f"canary-turn{k}-{nonce}"
-        text = _turn_text(k, marker)
-        since = await asyncio.to_thread(box.mark)
-        started = time.monotonic()
-        if k == 1:
-            with box.schedule(PACED_TOKEN_DELAY):
-                rec = await chatkit_client.create_thread(text, context=ctx)
-            thread_id = rec.thread_id
-        else:
-            rec = await chatkit_client.add_user_message(thread_id or "", text, context=ctx)
-        calls = await asyncio.to_thread(box.calls, since)
-        turn = Turn(text, rec.assistant_text, marker)
-        probe.turns.append(GlassTurn(turn, rec, started, calls, _answer(calls, turn, turn.reply)))
-        if rec.status != 200 or not thread_id:
-            break
-    if thread_id:
-        probe.items = await chatkit_client.list_items(thread_id)
-    return probe
 
 
 def _ready(probe: GlassProbe | None) -> GlassProbe:
     """The probe, its turns streamed, and the target really talking to the stub."""
     if probe is None:
         untestable(NEEDS_STUB)
-    for t in probe.turns:
-        stream_ok(t.rec, t.rec.request_type)
+    for k, t in enumerate(probe.turns, 1):
+        root = CREATE if k == 1 else SECOND_TURN
+        needs_stream(t.rec, root, f"glass-box turn {k} ({t.rec.request_type})")
     if not probe.calls:
         untestable(
             f"the target sent no request to the model stub at {probe.box.base_url}: it does "
@@ -184,9 +76,10 @@ def _prompt_evidence(probe: GlassProbe, req: RecordedModelRequest) -> str:
     "simple_to_agent_input and pass that list to Runner.run_streamed; do not append the input "
     "message again, and never format ThreadItem objects into a prompt.",
     ref=REF_HISTORY,
+    probes=["glass"],
 )
-async def test_history_in_prompt(glass_probe: GlassProbe | None) -> None:
-    probe = _ready(glass_probe)
+def test_history_in_prompt(evidence) -> None:
+    probe = _ready(evidence["glass"])
     turns = [t.turn for t in probe.turns]
     for k, t in enumerate(probe.turns, 1):
         req = _answered(probe, t, k)
@@ -212,9 +105,10 @@ async def test_history_in_prompt(glass_probe: GlassProbe | None) -> None:
     "server.process(), carry it in the request context, and write it into the agent's "
     "instructions on every turn.",
     ref="seed: Common Pitfalls 'Context not transmitted'",
+    probes=["glass"],
 )
-async def test_context_in_prompt(glass_probe: GlassProbe | None) -> None:
-    probe = _ready(glass_probe)
+def test_context_in_prompt(evidence) -> None:
+    probe = _ready(evidence["glass"])
     for k, t in enumerate(probe.turns, 1):
         req = _answered(probe, t, k)
         missing = missing_context(req, [probe.user_name, probe.page_title])
@@ -240,10 +134,15 @@ async def test_context_in_prompt(glass_probe: GlassProbe | None) -> None:
     "MCPServerStreamableHttp(params={'headers': {...}})), so the model never sees it.",
     ref="seed: 'Authentication Context' SYSTEM_PROMPT.format(access_token=...); OWASP LLM02 "
     "Sensitive Information Disclosure",
+    probes=["glass", "glass-pacing"],
 )
-async def test_no_secret_in_prompt(glass_probe: GlassProbe | None) -> None:
-    probe = _ready(glass_probe)
-    for req in probe.calls:
+def test_no_secret_in_prompt(evidence) -> None:
+    probe = _ready(evidence["glass"])
+    paced: PacedTurn | None = evidence["glass-pacing"]
+    calls = {c.index: c for c in probe.every_call + probe.calls}
+    if paced is not None:
+        calls.update((c.index, c) for c in paced.turn.calls)
+    for req in sorted(calls.values(), key=lambda c: c.index):
         leaks = secret_leaks(req, probe.secrets)
         if leaks:
             first = leaks[0]
@@ -266,10 +165,14 @@ async def test_no_secret_in_prompt(glass_probe: GlassProbe | None) -> None:
     fix="Use Runner.run_streamed with stream_agent_response and return the SDK's stream as a "
     "StreamingResponse; turn off proxy buffering and compression for text/event-stream.",
     ref="openai-agents Runner.run_streamed; chatkit.agents stream_agent_response",
+    probes=["glass", "glass-pacing"],
 )
-async def test_stream_pass_through(glass_probe: GlassProbe | None) -> None:
-    probe = _ready(glass_probe)
-    t = probe.turns[0]
+def test_stream_pass_through(evidence) -> None:
+    probe = _ready(evidence["glass"])
+    paced: PacedTurn | None = evidence["glass-pacing"]
+    assert paced is not None  # recorded whenever the glass probe is
+    t = paced.turn
+    needs_stream(t.rec, CREATE, "the paced glass-box turn (threads.create)")
     req = _answered(probe, t, 1)
     if not req.stream:
         fail(
@@ -308,9 +211,10 @@ async def test_stream_pass_through(glass_probe: GlassProbe | None) -> None:
     fix="Replace model-supplied ids with store.generate_item_id('message', thread, context) "
     "before items are saved (or use the Responses API model, whose ids are unique).",
     ref="openai/chatkit-python#36; openai-agents FAKE_RESPONSES_ID",
+    probes=["glass"],
 )
-async def test_unique_message_ids(glass_probe: GlassProbe | None) -> None:
-    probe = _ready(glass_probe)
+def test_unique_message_ids(evidence) -> None:
+    probe = _ready(evidence["glass"])
     streamed: list[tuple[int, str, str]] = []  # (turn, item id, text) of each finished reply
     for k, t in enumerate(probe.turns, 1):
         _answered(probe, t, k)

@@ -8,16 +8,12 @@ must not know it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import pytest_asyncio
-
-from harness.engine.expect import evidence_of, json_ok, stream_ok
-from harness.glass.canary import Vote, codeword, vote
-from harness.protocol.client import ChatKitClient, RecordedStream
+from harness.engine.expect import evidence_of, json_ok
+from harness.engine.preconditions import CREATE, SECOND_TURN, needs_stream
+from harness.glass.canary import Vote
+from harness.probes.history import HistoryProbe
 from harness.registry import MUST, check
 from harness.report.results import fail
-from harness.target.config import Target
 
 PITFALL = (
     "respond() passes only the new message to the agent (chatkit-python #23), so the agent "
@@ -29,47 +25,6 @@ FIX = (
     "the new message is already stored, do not append it twice."
 )
 REF = "seed: Common Pitfalls 'History not in prompt'; openai/chatkit-python#23"
-
-ASK = "What was the codeword I gave you at the start? Reply with the codeword only."
-
-
-@dataclass
-class HistoryProbe:
-    word: str
-    recall: Vote
-    control: Vote
-    turns: list[RecordedStream]
-    controls: list[RecordedStream]
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def history_probe(chatkit_client: ChatKitClient, chatkit_target: Target) -> HistoryProbe:
-    word = codeword()
-    turns: list[RecordedStream] = []
-    controls: list[RecordedStream] = []
-
-    async def recall() -> str:
-        first = await chatkit_client.create_thread(
-            f"Remember this codeword for later: {word}. Just reply OK."
-        )
-        turns.append(first)
-        tid = first.thread_id
-        if not tid or first.status != 200:
-            return ""
-        turns.append(await chatkit_client.add_user_message(tid, "What is two plus two?"))
-        third = await chatkit_client.add_user_message(tid, ASK)
-        turns.append(third)
-        return third.assistant_text
-
-    async def control() -> str:
-        rec = await chatkit_client.create_thread(ASK)
-        controls.append(rec)
-        return rec.assistant_text
-
-    repeat = chatkit_target.repeat
-    return HistoryProbe(
-        word, await vote(recall, word, repeat), await vote(control, word, repeat), turns, controls
-    )
 
 
 def _replies(v: Vote) -> str:
@@ -83,10 +38,11 @@ def _replies(v: Vote) -> str:
     pitfall=PITFALL,
     fix=FIX,
     ref=REF,
+    probes=["history"],
 )
-async def test_recall(history_probe: HistoryProbe) -> None:
-    for rec in history_probe.turns[:3]:
-        stream_ok(rec, rec.request_type)
+def test_recall(evidence) -> None:
+    history_probe: HistoryProbe = evidence["history"]
+    _turns_ok(history_probe)
     if not history_probe.recall.majority:
         fail(
             "the codeword from turn 1 was not in the turn-3 reply",
@@ -105,10 +61,12 @@ async def test_recall(history_probe: HistoryProbe) -> None:
     "reason.",
     fix="Load history with the thread id of the current request only.",
     ref=REF,
+    probes=["history"],
 )
-async def test_fresh_thread_control(history_probe: HistoryProbe) -> None:
+def test_fresh_thread_control(evidence) -> None:
+    history_probe: HistoryProbe = evidence["history"]
     for rec in history_probe.controls:  # a control that never answered proves nothing
-        stream_ok(rec, "threads.create in a fresh thread")
+        needs_stream(rec, CREATE, "threads.create in a fresh thread")
         if not rec.assistant_text:
             fail("the fresh thread got no assistant reply", evidence=evidence_of(rec))
     if history_probe.control.hits:
@@ -129,12 +87,13 @@ async def test_fresh_thread_control(history_probe: HistoryProbe) -> None:
     fix="Persist every thread.item.done (ChatKitServer does via Store.add_thread_item) and "
     "order items by creation time.",
     ref="chatkit/store.py load_thread_items; seed: Database Persistence",
+    probes=["history"],
 )
-async def test_persisted(history_probe: HistoryProbe, chatkit_client: ChatKitClient) -> None:
-    first = stream_ok(history_probe.turns[0], "threads.create")
-    tid = first.thread_id
-    assert tid is not None
-    resp = await chatkit_client.list_items(tid)
+def test_persisted(evidence) -> None:
+    history_probe: HistoryProbe = evidence["history"]
+    _turns_ok(history_probe)
+    resp = history_probe.items
+    assert resp is not None  # read whenever all three turns streamed
     data = json_ok(resp, "items.list")
     kinds = [i.get("type") for i in data.get("data", [])]
     expected = ["user_message", "assistant_message"] * 3
@@ -145,3 +104,13 @@ async def test_persisted(history_probe: HistoryProbe, chatkit_client: ChatKitCli
             actual=" ".join(map(str, kinds)) or "no items",
             evidence=evidence_of(resp),
         )
+
+
+def _turns_ok(probe: HistoryProbe) -> None:
+    """The three turns streamed (else blocked by the check of that request)."""
+    turns = probe.turns
+    needs_stream(turns[0] if turns else None, CREATE, "threads.create")
+    for rec in turns[1:3]:
+        needs_stream(rec, SECOND_TURN, "threads.add_user_message")
+    if len(turns) < 3:
+        needs_stream(None, SECOND_TURN, "threads.add_user_message")

@@ -8,18 +8,12 @@ stub) or --mcp-stub-url (a stub you run: chatkit-harness mcp-stub --port P), in 
 
 from __future__ import annotations
 
-import pytest
-import pytest_asyncio
-
-from harness.engine.expect import evidence_of, stream_ok
-from harness.glass.box import GlassBox
-from harness.glass.mcp_box import McpBox
+from harness.engine.expect import evidence_of
+from harness.engine.preconditions import CREATE, needs_stream
 from harness.glass.mcp_stub import RecordedToolCall
-from harness.probes.mcp import HEADER, McpEvidence, McpTurn, probe_mcp
-from harness.protocol.client import ChatKitClient
+from harness.probes.mcp import HEADER, McpEvidence, McpTurn
 from harness.registry import MUST, SHOULD, check
 from harness.report.results import blocked, fail, untestable
-from harness.target.config import Target
 
 NEEDS_MCP_STUB = (
     "MCP checks need the MCP stub: pass --mcp-stub (the harness starts the target with "
@@ -36,27 +30,6 @@ PER_REQUEST_FIX = (
 )
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def mcp_evidence(
-    request: pytest.FixtureRequest, chatkit_client: ChatKitClient, chatkit_target: Target
-) -> McpEvidence | None:
-    mcp: McpBox | None = request.getfixturevalue("chatkit_mcp_stub")
-    if mcp is None:
-        return None
-    box: GlassBox | None = request.getfixturevalue("chatkit_model_stub")
-    identity_a = chatkit_target.identity("a")
-    if identity_a is None:
-        return None
-    return await probe_mcp(
-        chatkit_client,
-        identity_a,
-        chatkit_target.identity("b"),
-        mcp,
-        box,
-        exchange_offered=bool(mcp.stub and mcp.stub.state.authorization_server),
-    )
-
-
 # -- shared preconditions ------------------------------------------------------------------
 
 
@@ -65,7 +38,7 @@ def _ready(ev: McpEvidence | None) -> McpEvidence:
     if ev is None:
         untestable(NEEDS_MCP_STUB)
     for turn in ev.turns_of("alone", "together"):
-        stream_ok(turn.rec, f"{turn.label}")
+        needs_stream(turn.rec, CREATE, turn.label)
     if not ev.calls:
         untestable(_no_calls(ev))
     return ev
@@ -124,9 +97,10 @@ def _no_identity_at_all(ev: McpEvidence) -> bool:
     "nobody, or for the wrong user.",
     fix=PER_REQUEST_FIX,
     ref=f"{REF_SPEC}; openai/openai-agents-python#1969",
+    probes=["mcp"],
 )
-async def test_identity_reaches_tools(mcp_evidence: McpEvidence | None) -> None:
-    ev = _ready(mcp_evidence)
+def test_identity_reaches_tools(evidence) -> None:
+    ev = _ready(evidence["mcp"])
     judged = _called(ev, "alone")
     if not judged:
         untestable("no tool call was made for the users' single turns")
@@ -153,9 +127,10 @@ async def test_identity_reaches_tools(mcp_evidence: McpEvidence | None) -> None:
     "make it send another user's id.",
     fix="MCP's Streamable HTTP transport carries headers: " + PER_REQUEST_FIX,
     ref=f"{REF_SEED}; {REF_SPEC}",
+    probes=["mcp"],
 )
-async def test_identity_via_transport(mcp_evidence: McpEvidence | None) -> None:
-    ev = _ready(mcp_evidence)
+def test_identity_via_transport(evidence) -> None:
+    ev = _ready(evidence["mcp"])
     judged = _called(ev, "alone", "together")
     if _no_identity_at_all(ev):
         blocked("mcp.identity-reaches-tools", "the tool calls carry no identity at all")
@@ -186,9 +161,10 @@ async def test_identity_via_transport(mcp_evidence: McpEvidence | None) -> None:
     "close it when the turn ends; never keep a per-user credential in a module global. "
     + PER_REQUEST_FIX,
     ref="openai/openai-agents-python#1969 (per-run MCP headers for multi-tenant servers)",
+    probes=["mcp"],
 )
-async def test_no_cross_user(mcp_evidence: McpEvidence | None) -> None:
-    ev = _ready(mcp_evidence)
+def test_no_cross_user(evidence) -> None:
+    ev = _ready(evidence["mcp"])
     if "B" not in ev.users:
         untestable("needs a second user: pass --token-b (or --user-headers-b)")
     if _no_identity_at_all(ev):
@@ -222,9 +198,10 @@ async def test_no_cross_user(mcp_evidence: McpEvidence | None) -> None:
     "exchange, RFC 8693, with resource=<MCP URL>, RFC 8707) at the authorization server the "
     "MCP server's protected-resource metadata names (RFC 9728), and send that one.",
     ref=f"{REF_SPEC}: token audience binding, 'token passthrough' is forbidden; RFC 8693",
+    probes=["mcp"],
 )
-async def test_token_audience(mcp_evidence: McpEvidence | None) -> None:
-    ev = _ready(mcp_evidence)
+def test_token_audience(evidence) -> None:
+    ev = _ready(evidence["mcp"])
     unknowable: list[str] = []
     judged = 0
     for turn, call in _called(ev, "alone", "together", "failing"):
@@ -283,9 +260,10 @@ async def test_token_audience(mcp_evidence: McpEvidence | None) -> None:
     "failure_error_function), and make sure nothing on the way out re-raises past "
     "ChatKitServer's error handling; late failures must end the stream with an error event.",
     ref="openai-agents MCPServer failure_error_function; ChatKit ErrorEvent",
+    probes=["mcp"],
 )
-async def test_tool_error_clean(mcp_evidence: McpEvidence | None) -> None:
-    ev = _ready(mcp_evidence)
+def test_tool_error_clean(evidence) -> None:
+    ev = _ready(evidence["mcp"])
     [turn] = ev.turns_of("failing")
     rec = turn.rec
     if not any(c.failed for c in turn.calls):

@@ -9,16 +9,11 @@ the raw body before ``process()``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import pytest_asyncio
-
-from harness.engine.expect import stream_ok
-from harness.glass.canary import codeword, metadata
-from harness.protocol.client import ChatKitClient, context_headers
+from harness.engine.preconditions import CREATE, SECOND_TURN, needs_stream
+from harness.probes.context import ContextProbe
+from harness.protocol.client import RecordedStream
 from harness.registry import MUST, check
 from harness.report.results import fail
-from harness.target.config import Target
 
 FIX = (
     "The SDK drops params.input.metadata silently: in your endpoint, json.loads the raw body "
@@ -30,34 +25,14 @@ FIX_HEADERS = (
     "the request context before server.process(), and build the instructions from them."
 )
 REF = "seed: Frontend 'Custom fetch interceptor' and Common Pitfalls 'Context not transmitted'"
-ASK = "What is my name, and what is the title of the page I am on?"
 
 
-@dataclass
-class ContextProbe:
-    user_name: str
-    page_title: str
-    first: list[str]  # replies to the first turn (threads.create with context)
-    follow_up: list[str]  # replies to the second turn (threads.add_user_message with context)
-    headers_only: list[str]  # replies when the context travels only as headers
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def context_probe(chatkit_client: ChatKitClient, chatkit_target: Target) -> ContextProbe:
-    probe = ContextProbe("User " + codeword(), "Page " + codeword(), [], [], [])
-    ctx = metadata("harness-user", probe.user_name, probe.page_title)
-    for _ in range(chatkit_target.repeat):
-        rec = stream_ok(await chatkit_client.create_thread(ASK, context=ctx), "threads.create")
-        probe.first.append(rec.assistant_text)
-        follow = await chatkit_client.add_user_message(rec.thread_id or "", ASK, context=ctx)
-        probe.follow_up.append(follow.assistant_text)
-        # Whatever the target's context mode, this probe sends the context as headers alone.
-        alone = await chatkit_client.create_thread(ASK, headers=context_headers(ctx))
-        probe.headers_only.append(alone.assistant_text)
-    return probe
-
-
-def _require(replies: list[str], what: str, canary: str) -> None:
+def _require(streams: list[RecordedStream], what: str, canary: str, root: str = CREATE) -> None:
+    for rec in streams:
+        needs_stream(rec, root, rec.request_type or "the turn")
+    if not streams:
+        needs_stream(None, root, "the turn")
+    replies = [rec.assistant_text for rec in streams]
     hits = sum(canary.lower() in r.lower() for r in replies)
     if hits * 2 <= len(replies):
         fail(
@@ -76,8 +51,10 @@ def _require(replies: list[str], what: str, canary: str) -> None:
     "never learns who it talks to.",
     fix=FIX,
     ref=REF,
+    probes=["context"],
 )
-async def test_user_info(context_probe: ContextProbe) -> None:
+def test_user_info(evidence) -> None:
+    context_probe: ContextProbe = evidence["context"]
     _require(context_probe.first, "user's name", context_probe.user_name)
 
 
@@ -89,8 +66,10 @@ async def test_user_info(context_probe: ContextProbe) -> None:
     "by the backend; the agent cannot answer questions about the current page.",
     fix=FIX,
     ref=REF,
+    probes=["context"],
 )
-async def test_page_context(context_probe: ContextProbe) -> None:
+def test_page_context(evidence) -> None:
+    context_probe: ContextProbe = evidence["context"]
     _require(context_probe.first, "page title", context_probe.page_title)
 
 
@@ -103,9 +82,14 @@ async def test_page_context(context_probe: ContextProbe) -> None:
     fix="Build the request context on every request type, not only threads.create; persist "
     "it on the thread for requests that carry no input.",
     ref=REF,
+    probes=["context"],
 )
-async def test_follow_up_turn(context_probe: ContextProbe) -> None:
-    _require(context_probe.follow_up, "user's name (second turn)", context_probe.user_name)
+def test_follow_up_turn(evidence) -> None:
+    context_probe: ContextProbe = evidence["context"]
+    for rec in context_probe.first or [None]:
+        needs_stream(rec, CREATE, "threads.create")
+    follow = context_probe.follow_up
+    _require(follow, "user's name (second turn)", context_probe.user_name, SECOND_TURN)
 
 
 @check(
@@ -116,6 +100,12 @@ async def test_follow_up_turn(context_probe: ContextProbe) -> None:
     "backend that builds its context from the body alone ignores them.",
     fix=FIX_HEADERS,
     ref="ChatKit docs 'Pass extra app context to your model' (headers from custom fetch)",
+    probes=["context"],
 )
-async def test_header_context(context_probe: ContextProbe) -> None:
-    _require(context_probe.headers_only, "user's name (sent as headers)", context_probe.user_name)
+def test_header_context(evidence) -> None:
+    context_probe: ContextProbe = evidence["context"]
+    alone = context_probe.headers_only
+    # The name and the page both: a backend that reads X-User-Name but drops the page
+    # headers still leaves the agent blind to where the user is.
+    _require(alone, "user's name (sent as headers)", context_probe.user_name)
+    _require(alone, "page title (sent as headers)", context_probe.page_title)

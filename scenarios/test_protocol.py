@@ -2,14 +2,32 @@
 
 Source: openai-chatkit 1.6.5 ``chatkit/server.py`` (``_process_streaming`` writes
 ``b"data: " + event.model_dump_json() + b"\\n\\n"``) and ``chatkit/types.py``.
+Judgments only: the exchanges come from the probes in harness/probes/conversation.py.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
-from harness.engine.expect import evidence_of, json_ok, status_4xx, stream_ok
-from harness.protocol.client import ChatKitClient
+from harness.engine.expect import evidence_of, json_ok, shape_problem, status_4xx, stream_ok
+from harness.engine.preconditions import (
+    CREATE,
+    LIST_ITEMS,
+    SECOND_TURN,
+    needs_stream,
+    needs_thread,
+)
+from harness.probes.conversation import (
+    FIRST_MESSAGE,
+    SECOND_MESSAGE,
+    Conversation,
+    Deletion,
+    Rename,
+    ThreadReads,
+    done_ids,
+    page_ids,
+)
+from harness.protocol.client import RecordedStream
 from harness.protocol.events import (
     event_problem,
     items_page_problem,
@@ -17,11 +35,17 @@ from harness.protocol.events import (
     threads_page_problem,
 )
 from harness.registry import MUST, SHOULD, check
-from harness.report.results import fail
-from scenarios.conftest import FIRST_MESSAGE, SECOND_MESSAGE, Conversation
+from harness.report.results import blocked, fail
 
 REF_SERVER = "openai-chatkit 1.6.5 chatkit/server.py"
 REF_TYPES = "openai-chatkit 1.6.5 chatkit/types.py"
+
+
+def _turns(conv: Conversation) -> list[RecordedStream]:
+    """Both turns, each known to have completed (else blocked by its own check)."""
+    first = needs_stream(conv.first, CREATE, "threads.create")
+    second = needs_stream(conv.second, SECOND_TURN, "threads.add_user_message")
+    return [first, second]
 
 
 @check(
@@ -33,10 +57,10 @@ REF_TYPES = "openai-chatkit 1.6.5 chatkit/types.py"
     fix="Frame every event as b'data: ' + json + b'\\n\\n' (what ChatKitServer.process "
     "yields); do not wrap or re-chunk the SDK's bytes.",
     ref=f"{REF_SERVER} _process_streaming; WHATWG HTML §9.2 event stream",
+    probes=["conversation"],
 )
-async def test_framing(conversation: Conversation) -> None:
-    for rec in filter(None, (conversation.first, conversation.second)):
-        stream_ok(rec, rec.request_type, check_shapes=False)
+def test_framing(evidence) -> None:
+    for rec in _turns(evidence["conversation"]):
         problems = []
         if rec.framing.unterminated is not None:
             problems.append(f"unterminated last event: {rec.framing.unterminated[:120]!r}")
@@ -62,10 +86,10 @@ async def test_framing(conversation: Conversation) -> None:
     "or misshaped items; the client ignores them or fails to render.",
     fix="Yield only chatkit.types events (or let stream_agent_response produce them).",
     ref=f"{REF_TYPES} ThreadStreamEvent",
+    probes=["conversation"],
 )
-async def test_event_schema(conversation: Conversation) -> None:
-    for rec in filter(None, (conversation.first, conversation.second)):
-        stream_ok(rec, rec.request_type, check_shapes=False)
+def test_event_schema(evidence) -> None:
+    for rec in _turns(evidence["conversation"]):
         for i, payload in enumerate(rec.payloads):
             problem = event_problem(payload)
             if problem:
@@ -85,9 +109,10 @@ async def test_event_schema(conversation: Conversation) -> None:
     "without a thread id; later turns then start new threads.",
     fix="Let ChatKitServer.process drive threads.create; do not emit events before it.",
     ref=f"{REF_SERVER} _process_streaming_impl (threads.create)",
+    probes=["first-turn"],
 )
-async def test_create_order(conversation: Conversation) -> None:
-    rec = stream_ok(conversation.first, "threads.create")
+def test_create_order(evidence) -> None:
+    rec = stream_ok(evidence["first-turn"], "threads.create")
     types = [p.get("type") for p in rec.payloads]
     if types[:1] != ["thread.created"]:
         fail(
@@ -124,10 +149,11 @@ async def test_create_order(conversation: Conversation) -> None:
     fix="Emit thread.item.added, content_part.added, text deltas, content_part.done and one "
     "thread.item.done per item (stream_agent_response does).",
     ref=f"{REF_TYPES} ThreadItemUpdate; chatkit/agents.py stream_agent_response",
+    probes=["conversation"],
 )
-async def test_item_lifecycle(conversation: Conversation) -> None:
-    for rec in filter(None, (conversation.first, conversation.second)):
-        stream_ok(rec, rec.request_type)
+def test_item_lifecycle(evidence) -> None:
+    for rec in _turns(evidence["conversation"]):
+        _shapes_ok(rec)
         added = {p["item"]["id"]: p for p in rec.of_type("thread.item.added")}
         done_counts = Counter(p["item"]["id"] for p in rec.of_type("thread.item.done"))
         for item_id, ev in added.items():
@@ -196,11 +222,12 @@ async def test_item_lifecycle(conversation: Conversation) -> None:
     fix="Generate item ids in your store (store.generate_item_id) and replace model-supplied "
     "placeholder ids before they are saved.",
     ref="openai/chatkit-python#36; openai-agents chatcmpl_stream_handler FAKE_RESPONSES_ID",
+    probes=["conversation"],
 )
-async def test_unique_item_ids(conversation: Conversation) -> None:
+def test_unique_item_ids(evidence) -> None:
     seen: Counter[str] = Counter()
-    for rec in filter(None, (conversation.first, conversation.second)):
-        stream_ok(rec, rec.request_type)
+    for rec in _turns(evidence["conversation"]):
+        _shapes_ok(rec)
         seen.update(p["item"]["id"] for p in rec.of_type("thread.item.done"))
     dupes = [i for i, n in seen.items() if n > 1]
     if dupes:
@@ -218,12 +245,13 @@ async def test_unique_item_ids(conversation: Conversation) -> None:
     pitfall="Each message starts a new thread, so the conversation never continues.",
     fix="Handle threads.add_user_message by loading the thread (ChatKitServer does).",
     ref=f"{REF_SERVER} threads.add_user_message",
+    probes=["conversation"],
 )
-async def test_add_user_message(conversation: Conversation) -> None:
-    stream_ok(conversation.first, "threads.create")
+def test_add_user_message(evidence) -> None:
+    conversation: Conversation = evidence["conversation"]
+    needs_thread(conversation.first)
     rec = conversation.second
-    if rec is None:
-        fail("no thread id came out of threads.create, so no second turn could be sent")
+    assert rec is not None  # sent whenever the first turn named its thread
     stream_ok(rec, "threads.add_user_message")
     if rec.of_type("thread.created"):
         fail(
@@ -255,13 +283,15 @@ async def test_add_user_message(conversation: Conversation) -> None:
     pitfall="Reopening a conversation (initialThread, history panel) fails or shows it empty.",
     fix="Implement Store.load_thread and load_thread_items for the requesting user.",
     ref=f"{REF_SERVER} threads.get_by_id",
+    probes=["conversation", "thread-reads", "rename"],
 )
-async def test_get_thread(conversation: Conversation, chatkit_client: ChatKitClient) -> None:
-    tid = conversation.thread_id
-    if not tid:
-        fail("threads.create gave no thread id", evidence=evidence_of(conversation.first))
-    resp = await chatkit_client.get_thread(tid)
-    data = json_ok(resp, "threads.get_by_id")
+def test_get_thread(evidence) -> None:
+    _turns(evidence["conversation"])
+    reads: ThreadReads = evidence["thread-reads"]
+    rename: Rename = evidence["rename"]
+    tid = reads.thread_id
+    assert reads.get is not None  # read whenever both turns completed
+    data = json_ok(reads.get, "threads.get_by_id")
     problem = thread_problem(data)
     if problem or data.get("id") != tid or not data.get("items", {}).get("data"):
         fail(
@@ -269,8 +299,18 @@ async def test_get_thread(conversation: Conversation, chatkit_client: ChatKitCli
             expected=f"a Thread with id {tid} and its items",
             actual=problem
             or f"id {data.get('id')!r}, {len(data.get('items', {}).get('data', []))} items",
-            evidence=evidence_of(resp),
+            evidence=evidence_of(reads.get),
         )
+    if rename.get is not None and rename.update is not None and rename.update.status == 200:
+        # Reopening a renamed conversation is the same request; some stores break on it.
+        renamed = json_ok(rename.get, "threads.get_by_id of a renamed thread")
+        if renamed.get("id") != rename.created.thread_id:
+            fail(
+                "threads.get_by_id did not return the renamed thread",
+                expected=f"a Thread with id {rename.created.thread_id}",
+                actual=f"id {renamed.get('id')!r}",
+                evidence=evidence_of(rename.get),
+            )
 
 
 @check(
@@ -281,14 +321,15 @@ async def test_get_thread(conversation: Conversation, chatkit_client: ChatKitCli
     "or out of order (often a store that orders by an 8-hex random id).",
     fix="Persist every thread.item.done; order items by creation time with a stable tiebreak.",
     ref=f"{REF_SERVER} items.list; chatkit/store.py load_thread_items",
+    probes=["conversation"],
 )
-async def test_list_items(conversation: Conversation) -> None:
-    streams = [r for r in (conversation.first, conversation.second) if r is not None]
+def test_list_items(evidence) -> None:
+    conversation: Conversation = evidence["conversation"]
+    streams = _turns(conversation)
     for rec in streams:
-        stream_ok(rec, rec.request_type)
+        _shapes_ok(rec)
     resp = conversation.items
-    if resp is None:
-        fail("no thread to list items of")
+    assert resp is not None  # read whenever both turns completed
     data = json_ok(resp, "items.list")
     problem = items_page_problem(data)
     if problem:
@@ -296,10 +337,11 @@ async def test_list_items(conversation: Conversation) -> None:
             "items.list did not return a page of items", actual=problem, evidence=evidence_of(resp)
         )
     stored = [i["id"] for i in data["data"]]
-    streamed = [p["item"]["id"] for r in streams for p in r.of_type("thread.item.done")]
+    streamed = done_ids(*streams)
     if stored != streamed:
+        waited = f" (after waiting up to {conversation_settle(conversation)})"
         fail(
-            "the stored items differ from the streamed ones",
+            "the stored items differ from the streamed ones" + waited,
             expected=" ".join(streamed),
             actual=" ".join(stored),
             evidence=evidence_of(resp),
@@ -318,6 +360,41 @@ async def test_list_items(conversation: Conversation) -> None:
         )
 
 
+def conversation_settle(conv: Conversation) -> str:
+    return "the --settle time" if conv.lag is None else f"{conv.lag:.2f} s"
+
+
+@check(
+    id="protocol.read-your-writes",
+    title="Items a stream finished are in items.list as soon as the stream has ended",
+    level=SHOULD,
+    pitfall="The store writes in the background (a queue, a task after the response): a "
+    "client that reloads the thread right after a reply, or the next turn's history load, "
+    "misses the newest items for a moment.",
+    fix="Await the store writes inside respond() (ChatKitServer stores each thread.item.done "
+    "before it yields it); do not hand them to a background task or queue.",
+    ref=f"{REF_SERVER} _process_events (store.add_thread_item before yielding)",
+    probes=["conversation"],
+)
+def test_read_your_writes(evidence) -> None:
+    conversation: Conversation = evidence["conversation"]
+    _turns(conversation)
+    if conversation.lag is None:
+        blocked(LIST_ITEMS, "items.list never showed the streamed items")
+    if conversation.lag > 0:
+        first = conversation.items_first
+        assert first is not None
+        fail(
+            f"the streamed items appeared in items.list only {conversation.lag * 1000:.0f} ms "
+            "after the stream ended",
+            expected="every finished item stored before the stream ends",
+            actual=f"right after the stream: {len(page_ids(first))} items "
+            f"({' '.join(page_ids(first)) or 'none'}); settled: "
+            f"{len(page_ids(conversation.items))} items",
+            evidence=evidence_of(first),
+        )
+
+
 @check(
     id="protocol.list-threads",
     title="threads.list shows the user's thread",
@@ -325,21 +402,22 @@ async def test_list_items(conversation: Conversation) -> None:
     pitfall="The history panel stays empty although conversations exist.",
     fix="Implement Store.load_threads scoped to the requesting user.",
     ref=f"{REF_SERVER} threads.list",
+    probes=["conversation", "thread-reads"],
 )
-async def test_list_threads(conversation: Conversation, chatkit_client: ChatKitClient) -> None:
-    tid = conversation.thread_id
-    if not tid:
-        fail("threads.create gave no thread id", evidence=evidence_of(conversation.first))
-    resp = await chatkit_client.list_threads()
-    data = json_ok(resp, "threads.list")
+def test_list_threads(evidence) -> None:
+    _turns(evidence["conversation"])
+    reads: ThreadReads = evidence["thread-reads"]
+    tid = reads.thread_id
+    assert reads.listed is not None
+    data = json_ok(reads.listed, "threads.list")
     problem = threads_page_problem(data)
-    ids = [t.get("id") for t in data.get("data", [])] if isinstance(data, dict) else []
+    ids = page_ids(reads.listed)
     if problem or tid not in ids:
         fail(
             "threads.list does not show the thread just created",
             expected=f"a page containing {tid}",
             actual=problem or f"{len(ids)} threads: {ids[:5]}",
-            evidence=evidence_of(resp),
+            evidence=evidence_of(reads.listed),
         )
 
 
@@ -350,21 +428,26 @@ async def test_list_threads(conversation: Conversation, chatkit_client: ChatKitC
     pitfall="Renaming in the history panel seems to work but the old title comes back.",
     fix="Save the thread in threads.update (Store.save_thread) for the requesting user.",
     ref=f"{REF_SERVER} threads.update",
+    probes=["rename"],
 )
-async def test_update_title(conversation: Conversation, chatkit_client: ChatKitClient) -> None:
-    tid = conversation.thread_id
-    if not tid:
-        fail("threads.create gave no thread id", evidence=evidence_of(conversation.first))
-    title = "harness title check"
-    resp = await chatkit_client.update_thread(tid, title)
-    json_ok(resp, "threads.update")
-    after = json_ok(await chatkit_client.get_thread(tid), "threads.get_by_id")
-    if after.get("title") != title:
+def test_update_title(evidence) -> None:
+    rename: Rename = evidence["rename"]
+    needs_thread(rename.created)
+    assert rename.update is not None
+    json_ok(rename.update, "threads.update")
+    # Read back through threads.get_by_id, or through threads.list where get_by_id is broken
+    # (protocol.get-thread judges that): the rename is what this check is about.
+    get = rename.get
+    if get is not None and get.status == 200 and isinstance(get.json, dict):
+        stored, where = get.json.get("title"), "threads.get_by_id"
+    else:
+        stored, where = rename.title_in_list(), "threads.list"
+    if stored != rename.title:
         fail(
             "the new title was not stored",
-            expected=repr(title),
-            actual=repr(after.get("title")),
-            evidence=evidence_of(resp),
+            expected=repr(rename.title),
+            actual=f"{stored!r} (read back through {where})",
+            evidence=evidence_of(get if where == "threads.get_by_id" else rename.listed or get),
         )
 
 
@@ -375,17 +458,20 @@ async def test_update_title(conversation: Conversation, chatkit_client: ChatKitC
     pitfall="Deleted conversations come back (or their items linger in the store).",
     fix="Delete the thread and its items in Store.delete_thread; answer a missing thread with 404.",
     ref=f"{REF_SERVER} threads.delete",
+    probes=["delete"],
 )
-async def test_delete_thread(chatkit_client: ChatKitClient) -> None:
-    rec = stream_ok(await chatkit_client.create_thread("a thread to delete"), "threads.create")
-    tid = rec.thread_id
-    if not tid:
-        fail("threads.create gave no thread id", evidence=evidence_of(rec))
-    json_ok(await chatkit_client.delete_thread(tid), "threads.delete")
-    status_4xx(await chatkit_client.get_thread(tid), "threads.get_by_id after delete")
-    listed = json_ok(await chatkit_client.list_threads(), "threads.list")
-    if tid in [t.get("id") for t in listed.get("data", [])]:
-        fail("the deleted thread is still listed", expected=f"{tid} gone", actual="still listed")
+def test_delete_thread(evidence) -> None:
+    deletion: Deletion = evidence["delete"]
+    tid = needs_thread(deletion.created)
+    assert deletion.delete is not None and deletion.get_after is not None
+    json_ok(deletion.delete, "threads.delete")
+    status_4xx(deletion.get_after, "threads.get_by_id after delete")
+    if deletion.listed_after is not None:
+        json_ok(deletion.listed_after, "threads.list")
+        if tid in page_ids(deletion.listed_after):
+            fail(
+                "the deleted thread is still listed", expected=f"{tid} gone", actual="still listed"
+            )
 
 
 @check(
@@ -395,9 +481,10 @@ async def test_delete_thread(chatkit_client: ChatKitClient) -> None:
     pitfall="A JSON answer labelled text/plain or text/event-stream confuses proxies and clients.",
     fix="Return NonStreamingResult.json with media_type='application/json'.",
     ref=f"{REF_SERVER} NonStreamingResult",
+    probes=["thread-reads"],
 )
-async def test_json_content_type(chatkit_client: ChatKitClient) -> None:
-    resp = await chatkit_client.list_threads(limit=1)
+def test_json_content_type(evidence) -> None:
+    resp = evidence["thread-reads"].small_list
     json_ok(resp, "threads.list")
     ctype = (resp.header("content-type") or "").split(";")[0].strip().lower()
     if ctype != "application/json":
@@ -406,4 +493,16 @@ async def test_json_content_type(chatkit_client: ChatKitClient) -> None:
             expected="Content-Type: application/json",
             actual=f"Content-Type: {resp.header('content-type')}",
             evidence=evidence_of(resp),
+        )
+
+
+def _shapes_ok(rec: RecordedStream) -> None:
+    bad = shape_problem(rec)
+    if bad:
+        fail(
+            f"{rec.request_type} carries a thread item event of the wrong shape",
+            expected="thread.item.added/done with an item object and a string id; "
+            "thread.item.updated with an item_id and an update object",
+            actual=bad,
+            evidence=evidence_of(rec),
         )

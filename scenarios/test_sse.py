@@ -4,54 +4,53 @@ A proxy (nginx's default proxy_buffering, a gzip middleware, a CDN) can hold the
 until the end; the UI then shows nothing, then everything. Starlette's StreamingResponse sends
 no Cache-Control and no X-Accel-Buffering (verified with openai-chatkit 1.6.5's canonical
 FastAPI wiring), so nothing tells a proxy to pass the stream through.
+Judgments only: the timed turns come from the quiet probe in harness/probes/streams.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import pytest_asyncio
-
 from harness.engine.expect import evidence_of, stream_ok
-from harness.protocol.client import ChatKitClient, RecordedStream
+from harness.engine.preconditions import CREATE, describe, stream_usable
+from harness.probes.streams import TimedTurns
+from harness.protocol.client import RecordedStream
 from harness.protocol.timing import arrival_table, spread
 from harness.registry import MUST, SHOULD, check
-from harness.report.results import fail, untestable
-from harness.target.config import Target
+from harness.report.results import blocked, fail, untestable
 
-# A long enough reply for a verdict (at least 5 deltas over 300 ms) from a live model, and from
-# an echoing offline model, which repeats the numbers back.
-PROMPT = (
-    "Count from one to forty in words, one number per line: one two three four five six seven "
-    "eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen "
-    "twenty twenty-one twenty-two twenty-three twenty-four twenty-five twenty-six twenty-seven "
-    "twenty-eight twenty-nine thirty thirty-one thirty-two thirty-three thirty-four thirty-five "
-    "thirty-six thirty-seven thirty-eight thirty-nine forty"
-)
 NGINX_FIX = (
     "Send Cache-Control: no-cache, no-transform and X-Accel-Buffering: no on the stream; in "
     "nginx set 'proxy_buffering off; proxy_cache off; gzip off;' (and proxy_http_version 1.1) "
     "for the ChatKit location; exclude text/event-stream from compression middleware."
 )
 REF = "seed: Next.js httpOnly cookie proxy (stream the upstream body); WHATWG SSE"
+PROBES = ["first-turn", "stream-timing"]
 
 
-@dataclass
-class TimedTurns:
-    edge: RecordedStream
-    origin: RecordedStream | None
+def _root(first: RecordedStream) -> None:
+    """Blocked by protocol.create-order when the conversation's own threads.create broke."""
+    if not stream_usable(first):
+        blocked(CREATE, f"threads.create {describe(first)}")
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def timed_turns(chatkit_client: ChatKitClient, chatkit_target: Target) -> TimedTurns:
-    edge = await chatkit_client.create_thread(PROMPT)
-    origin = None
-    if chatkit_target.origin_url:
-        async with ChatKitClient(
-            chatkit_target, url=chatkit_target.origin_url, on_exchange=chatkit_client.on_exchange
-        ) as direct:
-            origin = await direct.create_thread(PROMPT)
-    return TimedTurns(edge, origin)
+def answered(first: RecordedStream, rec: RecordedStream, what: str) -> RecordedStream:
+    """A timed stream whose head came back 200: its headers can be judged, even when the
+    body then broke. A stream that failed while the conversation's did not fails here."""
+    if rec.status != 200:
+        _root(first)
+        stream_ok(rec, what)
+    return rec
+
+
+def complete(first: RecordedStream, rec: RecordedStream, what: str) -> RecordedStream:
+    """A timed stream that completed (for judgments of its events and their timing)."""
+    if not stream_usable(rec):
+        _root(first)
+    return stream_ok(rec, what)
+
+
+def _edge(evidence) -> tuple[RecordedStream, TimedTurns]:
+    turns: TimedTurns = evidence["stream-timing"]
+    return evidence["first-turn"], turns
 
 
 @check(
@@ -62,9 +61,11 @@ async def timed_turns(chatkit_client: ChatKitClient, chatkit_target: Target) -> 
     "parsed as events by the client.",
     fix="Return StreamingResponse(result, media_type='text/event-stream') for StreamingResult.",
     ref="WHATWG HTML §9.2 (text/event-stream); chatkit docs quickstart wiring",
+    probes=PROBES,
 )
-async def test_content_type(timed_turns: TimedTurns) -> None:
-    rec = stream_ok(timed_turns.edge, "threads.create")
+def test_content_type(evidence) -> None:
+    first, turns = _edge(evidence)
+    rec = answered(first, turns.edge, "threads.create")
     ctype = (rec.header("content-type") or "").split(";")[0].strip().lower()
     if ctype != "text/event-stream":
         fail(
@@ -83,9 +84,11 @@ async def test_content_type(timed_turns: TimedTurns) -> None:
     "the reply appears all at once after a long blank wait.",
     fix=NGINX_FIX,
     ref=REF,
+    probes=PROBES,
 )
-async def test_unbuffered(timed_turns: TimedTurns) -> None:
-    rec = stream_ok(timed_turns.edge, "threads.create")
+def test_unbuffered(evidence) -> None:
+    first, turns = _edge(evidence)
+    rec = complete(first, turns.edge, "threads.create")
     times = rec.delta_times()
     s = spread(times, rec.elapsed)
     if not s.judgeable:
@@ -110,9 +113,11 @@ async def test_unbuffered(timed_turns: TimedTurns) -> None:
     "(buffered), or a proxy rewrote the response.",
     fix="Let the server stream with chunked transfer encoding; do not collect the body.",
     ref="RFC 9112 §6 (message body length); WHATWG SSE",
+    probes=PROBES,
 )
-async def test_no_content_length(timed_turns: TimedTurns) -> None:
-    rec = stream_ok(timed_turns.edge, "threads.create")
+def test_no_content_length(evidence) -> None:
+    first, turns = _edge(evidence)
+    rec = answered(first, turns.edge, "threads.create")
     if rec.header("content-length") is not None:
         fail(
             "the stream has a Content-Length",
@@ -131,9 +136,11 @@ async def test_no_content_length(timed_turns: TimedTurns) -> None:
     fix="Add headers={'Cache-Control': 'no-cache, no-transform', 'X-Accel-Buffering': 'no'} "
     "to the StreamingResponse.",
     ref="RFC 9111 §5.2.2.4 no-cache, §5.2.2.6 no-transform",
+    probes=PROBES,
 )
-async def test_cache_control(timed_turns: TimedTurns) -> None:
-    rec = stream_ok(timed_turns.edge, "threads.create")
+def test_cache_control(evidence) -> None:
+    first, turns = _edge(evidence)
+    rec = answered(first, turns.edge, "threads.create")
     value = (rec.header("cache-control") or "").lower()
     if "no-cache" not in value and "no-store" not in value:
         fail(
@@ -153,11 +160,11 @@ async def test_cache_control(timed_turns: TimedTurns) -> None:
     fix="Exclude text/event-stream from compression (GZipMiddleware, nginx 'gzip off', CDN "
     "rules) or send Cache-Control: no-transform.",
     ref="RFC 9110 §8.4 Content-Encoding",
+    probes=PROBES,
 )
-async def test_no_compression(timed_turns: TimedTurns) -> None:
-    rec = timed_turns.edge
-    if rec.status != 200:
-        stream_ok(rec, "threads.create")
+def test_no_compression(evidence) -> None:
+    first, turns = _edge(evidence)
+    rec = answered(first, turns.edge, "threads.create")
     encoding = (rec.header("content-encoding") or "identity").lower()
     if encoding not in ("identity", ""):
         fail(
@@ -176,12 +183,14 @@ async def test_no_compression(timed_turns: TimedTurns) -> None:
     "or cuts the stream; testing only the origin misses it.",
     fix=NGINX_FIX,
     ref=REF,
+    probes=PROBES,
 )
-async def test_edge_vs_origin(timed_turns: TimedTurns, chatkit_target: Target) -> None:
-    if timed_turns.origin is None:
+def test_edge_vs_origin(evidence) -> None:
+    first, turns = _edge(evidence)
+    if turns.origin is None:
         untestable("pass --origin-url (the backend without the proxy) to compare edge and origin")
-    edge = stream_ok(timed_turns.edge, "threads.create via the edge")
-    origin = stream_ok(timed_turns.origin, "threads.create via the origin")
+    edge = complete(first, turns.edge, "threads.create via the edge")
+    origin = complete(first, turns.origin, "threads.create via the origin")
     e_types = [p.get("type") for p in edge.payloads]
     o_types = [p.get("type") for p in origin.payloads]
     if e_types != o_types:

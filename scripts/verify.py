@@ -8,6 +8,7 @@ harness could not run.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -20,6 +21,14 @@ if __name__ == "__main__":
     args = sys.argv[1:]
     if args and not args[0].startswith("-"):
         args = ["--url", args[0], *args[1:]]
+    bundled = "--url" not in args and not os.environ.get("CHATKIT_URL")
+    stub_chosen = any(a.startswith("--model-stub") for a in args) or any(
+        k in os.environ for k in ("CHATKIT_MODEL_STUB", "CHATKIT_MODEL_STUB_URL")
+    )
+    if bundled and not stub_chosen:
+        # Out of the box, the bundled server runs on the harness's model stub, so the
+        # glass-box checks (what reached the model) run too; --model-stub false turns it off.
+        args.append("--model-stub")
     if "--rich" not in args:
         args.append("--plain")  # the health check's contract: one ✓ / ✗ line per check
     sys.exit(main(["run", *args]))

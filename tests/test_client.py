@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import json
 import socket
+import struct
 import threading
 import time
 import zlib
@@ -25,6 +26,7 @@ from starlette.routing import Route
 
 from harness.protocol.client import (
     ChatKitClient,
+    Exchange,
     RecordedStream,
     TargetUnreachable,
     context_headers,
@@ -465,3 +467,127 @@ async def test_non_ascii_context_in_headers(base_url: str) -> None:
     async with client_for(f"{base_url}/echo", context_mode="headers") as client:
         rec = await client.create_thread("hi", context=ctx)
     assert rec.status == 200
+
+
+# -- a keep-alive connection the server drops ---------------------------------------------
+
+
+class DroppingServer:
+    """Answers with keep-alive; the first connection's second request is dropped unanswered.
+
+    ``how`` is "close" (a FIN, what uvicorn does after an unhandled error) or "reset" (an
+    RST); ``every`` drops every connection's first request instead (no reuse at all).
+    """
+
+    def __init__(self, how: str = "close", every: bool = False) -> None:
+        self.how = how
+        self.every = every
+        self.connections = 0
+        self.requests = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/chatkit"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        first_connection = self.connections == 1
+        served = 0
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for row in head.split(b"\r\n"):
+                    name, _, value = row.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                body = json.loads(await reader.readexactly(length))
+                self.requests += 1
+                if (self.every and served == 0) or (first_connection and served == 1):
+                    self._drop(writer)
+                    return
+                streaming = body.get("type") == "threads.create"
+                payload = sse(PAYLOADS[0]) if streaming else json.dumps({"data": []}).encode()
+                ctype = b"text/event-stream" if streaming else b"application/json"
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: "
+                    + ctype
+                    + b"\r\nContent-Length: "
+                    + str(len(payload)).encode()
+                    + b"\r\n\r\n"
+                    + payload
+                )
+                await writer.drain()
+                served += 1
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    def _drop(self, writer: asyncio.StreamWriter) -> None:
+        if self.how == "reset":
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("how", ["close", "reset"])
+async def test_a_dropped_keepalive_connection_is_retried_once_on_a_fresh_one(how: str) -> None:
+    seen: list[Exchange] = []
+    async with (
+        DroppingServer(how) as url,
+        ChatKitClient(Target(url=url), on_exchange=[seen.append]) as client,
+    ):
+        first = await client.list_threads()
+        second = await client.list_threads()  # the pooled connection: dropped, retried
+        stream = await client.create_thread("hi")
+    assert (first.status, second.status, stream.status) == (200, 200, 200)
+    assert second.transport_error is None and not second.retried
+    assert stream.payloads == [PAYLOADS[0]]
+    # The dropped attempt reached the target and is reported, marked; then the retry.
+    assert [(ex.status, ex.retried) for ex in seen] == [
+        (200, False),
+        (0, True),
+        (200, False),
+        (200, False),
+    ]
+    dropped = seen[1]
+    assert dropped.transport_error is not None
+    assert "sent again on a fresh connection" in dropped.transport_error
+
+
+@pytest.mark.asyncio
+async def test_a_stream_on_a_dropped_keepalive_connection_is_retried() -> None:
+    seen: list[Exchange] = []
+    async with (
+        DroppingServer("reset") as url,
+        ChatKitClient(Target(url=url), on_exchange=[seen.append]) as client,
+    ):
+        await client.list_threads()
+        rec = await client.create_thread("hi")
+    assert rec.status == 200 and rec.payloads == [PAYLOADS[0]] and not rec.retried
+    assert [(ex.request_type, ex.status, ex.retried) for ex in seen] == [
+        ("threads.list", 200, False),
+        ("threads.create", 0, True),
+        ("threads.create", 200, False),
+    ]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("how", ["close", "reset"])
+async def test_a_drop_on_a_fresh_connection_is_evidence_not_retried(how: str) -> None:
+    seen: list[Exchange] = []
+    server = DroppingServer(how, every=True)
+    async with (
+        server as url,
+        ChatKitClient(Target(url=url), on_exchange=[seen.append]) as client,
+    ):
+        resp = await client.list_threads()
+    assert resp.status == 0 and resp.transport_error and not resp.retried
+    assert seen == [resp] and server.requests == 1

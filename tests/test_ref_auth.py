@@ -363,3 +363,54 @@ def test_fault_trust_user_header(key_path: Path) -> None:
     for url in _serve(key_path, faults=frozenset({Fault.TRUST_USER_HEADER})):
         assert _post(url, token, **{"X-User-ID": "bob"}).status_code == 200
         assert _post(url, None).status_code == 401
+
+
+def test_fault_own_tokens_only(key_path: Path, bad_tokens: dict[str, str | None]) -> None:
+    """own-tokens-only accepts its own HS256 tokens (no kid) and nothing else, not even a
+    valid token of the issuer it was told to trust."""
+    from reference_server.auth import mint_own_token, own_secret
+
+    cfg = ServerConfig(db_path=":memory:", dev_key_path=key_path)
+    own = mint_own_token(cfg, "dana")
+    assert jwt.get_unverified_header(own) == {"alg": "HS256", "typ": "JWT"}
+    for url in _serve(key_path, faults=frozenset({Fault.OWN_TOKENS_ONLY})):
+        assert _post(url, own).status_code == 200
+        assert _post(url, mint_dev_token("alice", key_path=key_path)).status_code == 401
+        assert _post(url, bad_tokens["alg-none"]).status_code == 401
+        assert _post(url, bad_tokens["hs256-with-public-key"]).status_code == 401
+        expired = jwt.encode(
+            {"sub": "dana", "iss": DEV_ISSUER, "aud": DEV_AUDIENCE, "exp": int(time.time()) - 60},
+            own_secret(key_path),
+            algorithm="HS256",
+        )
+        assert _post(url, expired).status_code == 401
+
+
+def test_dev_token_mints_the_own_token_under_the_fault(key_path: Path) -> None:
+    """``--fault own-tokens-only --dev-token SUB`` prints the HS256 token the fault accepts."""
+    import subprocess
+    import sys
+
+    from reference_server.auth import own_secret
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reference_server",
+            "--fault",
+            "own-tokens-only",
+            "--dev-key",
+            str(key_path),
+            "--dev-token",
+            "dana",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
+    claims = jwt.decode(
+        out, own_secret(key_path), algorithms=["HS256"], audience=DEV_AUDIENCE, issuer=DEV_ISSUER
+    )
+    assert claims["sub"] == "dana"

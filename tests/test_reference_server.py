@@ -283,7 +283,7 @@ def test_other_users_thread_is_not_found(client: httpx.Client, url: str, key_pat
 
 
 def test_errors_are_json_and_keep_the_connection(url: str, key_path: Path) -> None:
-    """400/404/413/501 are complete JSON responses on the same keep-alive socket."""
+    """400/404/413/415 are complete JSON responses on the same keep-alive socket."""
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=20)
     headers = {**auth(key_path), "Content-Type": "application/json"}
@@ -306,9 +306,9 @@ def test_errors_are_json_and_keep_the_connection(url: str, key_path: Path) -> No
         (missing, 404, "not_found"),
         (b'{"type":"threads.get_by_id","params":{"thread_id":"thr_nope"}}', 404, "not_found"),
         (
-            b'{"type":"attachments.create","params":{"name":"a","size":1,"mime_type":"text/plain"}}',
-            501,
-            "not_implemented",
+            b'{"type":"attachments.create","params":{"name":"a","size":1,"mime_type":"x/y"}}',
+            415,
+            "unsupported_media_type",
         ),
         (b'{"pad":"' + b"x" * (2 * 1024 * 1024) + b'"}', 413, "payload_too_large"),
     ]

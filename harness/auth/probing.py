@@ -1,9 +1,11 @@
-"""Auth probing: who the harness can be, which bad credentials it can forge, and the verdicts.
+"""Auth probing helpers: who the harness can be, which bad credentials it can forge, and how
+a refusal is told from an acceptance. No I/O here but :func:`fetch_rsa_keys`; the probes that
+send all this live in harness/probes/auth.py, the judgments in harness/auth/verdicts.py.
 
 Every probe is the control request with exactly one thing changed: the credential under test.
 Headers that identify nobody (an API gateway key, custom context headers) stay as they are, so
-a refusal can only be about the credential, and the control request right after it (same body,
-valid credential) shows the refusal was not about anything else.
+a refusal can only be about the credential, and the control request (same body, a credential
+known to be good) shows the refusal was not about anything else.
 
 A refusal counts only when it comes as HTTP 401 or 403 before any stream byte: a client (and
 ChatKit's custom fetch) decides on the status line whether to refresh a token, and a 200 whose
@@ -12,110 +14,81 @@ stream carries an error event has already started the handler that should never 
 
 from __future__ import annotations
 
-import contextlib
 import json
+import time
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from harness.auth.issuer import (
-    TestIssuer,
-    decode_unverified,
-    encode_unsigned,
-    flip_signature,
-    public_pem,
-    sign_hs256,
-    tamper_payload,
-)
-from harness.engine.expect import evidence_of
-from harness.protocol.client import (
-    ChatKitClient,
-    Exchange,
-    JsonResponse,
-    RecordedStream,
-    user_input,
-)
-from harness.report.redact import curl_command, redact_text
-from harness.report.results import fail
+from harness.auth.issuer import TestIssuer, decode_unverified, public_pem, thumbprint
+from harness.protocol.client import Exchange, JsonResponse, RecordedStream
 from harness.target.config import Identity, Target
 
 CREDENTIAL_HEADERS = frozenset({"authorization", "cookie"})
 REFUSED = (401, 403)
 PROBE_TEXT = "chatkit-harness auth probe. Please answer with one word."
 
-# What to pass to make a skipped auth check run; quoted in every skip-untestable reason.
-ENABLE_ISSUER = (
-    "serve the harness's test issuer to a deployment that trusts it "
-    "(--chatkit-issuer-port PORT, see docs/auth.md)"
-)
-ENABLE_JWT = f"pass user A's JWT (--chatkit-token) or {ENABLE_ISSUER}"
-ENABLE_KEY = "give the deployment's public keys (--chatkit-deployment-jwks URL) or " + ENABLE_ISSUER
-ENABLE_B = (
-    "give a second user (--chatkit-token-b, or --chatkit-user-headers-b for header-identified "
-    "deployments) or " + ENABLE_ISSUER
-)
+# Who signed the tokens of a probe round, and so which valid credential is its control.
+USER = "user"  # forged from user A's own token (or no token at all): A's credential
+ISSUER = "issuer"  # signed by the test issuer or forged from its key: a valid issuer token
+NOBODY = "nobody"  # invented claims, no key at all: no valid credential exists to compare
 
 
 @dataclass(frozen=True)
-class Probe:
+class Attempt:
     """One bad credential: a label for the report and the identity carrying it."""
 
     label: str
-    identity: Identity | None
+    identity: Identity
     # The forged token's header, shown in the evidence (never the token itself).
     token_header: Mapping[str, Any] | None = None
+    group: str = ""  # the check it belongs to, when one round serves several checks
 
 
-@dataclass
-class AuthSetup:
-    """Everything the auth checks share for one session."""
+@dataclass(frozen=True)
+class People:
+    """User A and B as the auth probes send them, and what their tokens say."""
 
     target: Target  # credential headers moved out of target.headers into the identities
-    client: ChatKitClient
     a: Identity  # user A's valid identity (may carry no credential at all)
     b: Identity | None
     a_id: str | None  # what a plain identity header says for A ("alice"), when known
     b_id: str | None
-    issuer: TestIssuer | None  # the test issuer, when the deployment trusts it
-    helper: TestIssuer | None  # an issuer server for jku URLs when none is trusted
     template: tuple[dict[str, Any], dict[str, Any]] | None  # (header, claims) of A's JWT
     stranger: rsa.RSAPrivateKey = field(default_factory=lambda: _stranger_key())
-    preflight: Exchange | None = None  # A's threads.list before any probe
-    preflight_b: Exchange | None = None
-    created: list[tuple[str, Identity]] = field(default_factory=list)  # for cleanup
-    _confusion_keys: list[tuple[str, bytes]] | None = None
-
-    # -- who the harness can be -----------------------------------------------------------
 
     @property
     def user_header(self) -> str:
         return self.target.user_header
 
     @property
-    def a_token(self) -> str | None:
-        return self.a.token
-
-    @property
     def a_has_verified_credential(self) -> bool:
         """A proves who they are with a token or a cookie, not only a plain header."""
         return any(k.lower() in CREDENTIAL_HEADERS for k in self.a.headers)
+
+    def secrets(self) -> list[str]:
+        vals = self.target.secrets() + [v for v in (self.a.token,) if v]
+        vals += [v for k, v in self.a.headers.items() if k.lower() == "cookie"]
+        if self.b is not None and self.b.token:
+            vals.append(self.b.token)
+        return vals
 
     def plain_headers(self, identity: Identity | None = None) -> dict[str, str]:
         """The headers of ``identity`` (default A) that carry no credential."""
         who = identity or self.a
         return {k: v for k, v in who.headers.items() if k.lower() not in CREDENTIAL_HEADERS}
 
-    def no_identity(self) -> Identity:
-        """A's request without any credential and without a plain identity header."""
+    def no_identity(self, name: str = "no credentials") -> Identity:
+        """A's request without any credential and without A's plain identity headers (a
+        header given with -H stays: every request carries it)."""
         user = {k.lower() for k in self.target.user_headers_a} | {self.user_header.lower()}
         return Identity(
-            "no credentials",
-            {k: v for k, v in self.plain_headers().items() if k.lower() not in user},
+            name, {k: v for k, v in self.plain_headers().items() if k.lower() not in user}
         )
 
     def with_authorization(self, value: str, label: str) -> Identity:
@@ -125,178 +98,83 @@ class AuthSetup:
         token = value.partition(" ")[2] or None
         return Identity(label, headers, token=token)
 
-    def bearer(self, token: str, label: str) -> Probe:
-        header = decode_unverified(token)
-        return Probe(label, self.with_authorization(f"Bearer {token}", label), header and header[0])
-
-    # -- what can be forged -----------------------------------------------------------------
-
-    @property
-    def trusted(self) -> bool:
-        return self.issuer is not None
+    def bearer(self, token: str, label: str, group: str = "") -> Attempt:
+        parts = decode_unverified(token)
+        header = parts[0] if parts else _raw_header(token)
+        return Attempt(label, self.with_authorization(f"Bearer {token}", label), header, group)
 
     def subject(self) -> str:
         if self.template is not None and isinstance(self.template[1].get("sub"), str):
             return str(self.template[1]["sub"])
         return self.a_id or "alice"
 
-    def claims(self) -> dict[str, Any] | None:
-        """Claims a deployment would accept from A, for tokens forged without a trusted key."""
-        if self.template is not None:
-            return dict(self.template[1])
-        if self.issuer is not None:
-            return self.issuer.claims(self.subject())
-        return None
-
     def kid(self) -> str | None:
         if self.template is not None and isinstance(self.template[0].get("kid"), str):
             return str(self.template[0]["kid"])
-        return self.issuer.kid if self.issuer is not None else None
+        return None
 
-    async def confusion_keys(self) -> list[tuple[str, bytes]]:
-        """(kid, public key PEM) of the RSA keys the deployment verifies with, when known."""
-        if self._confusion_keys is None:
-            keys: list[tuple[str, bytes]] = []
-            if self.issuer is not None:
-                keys.append((self.issuer.kid, public_pem(self.issuer.key.public_key())))
-            elif self.target.deployment_jwks:
-                keys = await fetch_rsa_keys(self.target.deployment_jwks, self.target.timeout)
-                wanted = self.kid()
-                keys = [k for k in keys if k[0] == wanted] or keys[:3]
-            self._confusion_keys = keys
-        return self._confusion_keys
 
-    def forge_unsigned(self, alg: str) -> str | None:
-        claims = self.claims()
-        if claims is None:
-            return None
-        header: dict[str, Any] = {"typ": "JWT"}
-        if self.kid():
-            header["kid"] = self.kid()
-        return encode_unsigned(header, claims, alg)
+def signed_by(token: str | None, issuer: TestIssuer | None) -> bool:
+    """The token carries the test issuer's kid and iss (it was minted by the harness)."""
+    if not token or issuer is None:
+        return False
+    parts = decode_unverified(token)
+    return (
+        parts is not None
+        and parts[0].get("kid") == issuer.kid
+        and parts[1].get("iss") == issuer.issuer
+    )
 
-    def forge_hs256(self, kid: str, pem: bytes) -> str | None:
-        claims = self.claims()
-        return None if claims is None else sign_hs256(pem, {"kid": kid}, claims)
 
-    def forge_embedded(self, how: str) -> str | None:
-        """Signed by a key of the harness's choosing, which the token names itself."""
-        import jwt
+def invented_claims() -> dict[str, Any]:
+    """Claims of a user nobody issued: for deployments that verify nothing (no key needed)."""
+    now = int(time.time())
+    sub = "harness-" + uuid.uuid4().hex[:8]
+    return {"sub": sub, "name": "Harness Probe", "iat": now, "nbf": now - 5, "exp": now + 3600}
 
-        claims, kid = self.claims(), self.kid()
-        if claims is None or kid is None:
-            return None
-        header: dict[str, Any] = {"kid": kid}
-        if how == "jwk":
-            header["jwk"] = json.loads(RSAAlgorithm.to_jwk(self.stranger.public_key()))
-            key = self.stranger
-        else:
-            server = self.issuer or self.helper
-            if server is None:
-                return None
-            if kid not in server.attacker_kids:
-                server.attacker_kids.append(kid)
-            header["jku"] = server.attacker_url
-            key = server.stranger
-        return jwt.encode(claims, key, "RS256", headers=header)
 
-    def bad_signature_tokens(self) -> list[tuple[str, str]]:
-        """(label, token) whose signature does not verify, built from what is at hand."""
-        out: list[tuple[str, str]] = []
-        if self.issuer is not None:
-            sub = self.subject()
-            out.append(("the right kid signed by another key", self.issuer.stranger_same_kid(sub)))
-            out.append(("a valid token with its payload edited", self.issuer.tampered(sub)))
-        elif self.template is not None and self.a_token:
-            sub = self.subject()
-            edited = tamper_payload(self.a_token, sub=sub + "-other")
-            out.append(("user A's token with its sub edited", edited))
-            out.append(
-                ("user A's token with one signature byte flipped", flip_signature(self.a_token))
-            )
-        return out
+def embedded_kid(people: People, issuer: TestIssuer | None) -> str:
+    """The kid a token carrying its own key names: A's, the issuer's, or one of its own (the
+    probe sets its own header, so any JWT will do, with or without a kid)."""
+    return (
+        people.kid()
+        or (issuer.kid if issuer is not None else "")
+        or ("harness-" + thumbprint(people.stranger)[:16])
+    )
 
-    # -- requests -------------------------------------------------------------------------------
 
-    def create_body(self, tag: str) -> bytes:
-        text = f"{PROBE_TEXT} ({tag} {uuid.uuid4().hex[:8]})"
-        return self.client.body("threads.create", {"input": user_input(text)})
+def embedded_jwk(key: rsa.RSAPrivateKey) -> dict[str, Any]:
+    jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+    return jwk
 
-    async def stream(
-        self, body: bytes, who: Identity | None, type_: str = "threads.create"
-    ) -> RecordedStream:
-        rec = await self.client.stream_raw(body, request_type=type_, identity=who)
-        tid = rec.thread_id if rec.status == 200 and type_ == "threads.create" else None
-        if tid and who is not None:
-            self.created.append((tid, who))
-        return rec
 
-    async def json(
-        self, type_: str, params: Mapping[str, Any], who: Identity | None
-    ) -> JsonResponse:
-        body = self.client.body(type_, params)
-        return await self.client.request_raw(body, request_type=type_, identity=who)
+def issuer_public_key(issuer: TestIssuer) -> tuple[str, bytes]:
+    return issuer.kid, public_pem(issuer.key.public_key())
 
-    async def control(self, body: bytes, what: str) -> RecordedStream:
-        """The same request as user A must still work after the probes."""
-        rec = await self.stream(body, self.a)
-        if rec.status != 200 or rec.transport_error or not rec.thread_id:
-            fail(
-                f"the control request (the same {what} with user A's valid credential) failed "
-                "after the probes, so their refusals prove nothing",
-                expected="HTTP 200 and a stream that creates the thread",
-                actual=f"HTTP {rec.status or rec.transport_error}, {len(rec.events)} events",
-                evidence=self.evidence(rec),
-                repro=curl_command(rec),
-            )
-        return rec
 
-    async def cleanup(self) -> None:
-        """Delete the threads the probes and controls created (best effort)."""
-        created, self.created = self.created, []
-        for tid, who in created:
-            # A failed cleanup never decides a check.
-            with contextlib.suppress(Exception):
-                await self.json("threads.delete", {"thread_id": tid}, who)
+def _raw_header(token: str) -> dict[str, Any] | None:
+    """The JOSE header of a token no library will decode (alg none, HS256 by hand)."""
+    import base64
 
-    # -- verdicts -------------------------------------------------------------------------
+    head = token.split(".", 1)[0]
+    try:
+        value = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
-    def secrets(self) -> list[str]:
-        vals = self.target.secrets() + [v for v in (self.a.token,) if v]
-        if self.b is not None and self.b.token:
-            vals.append(self.b.token)
-        return vals
 
-    def evidence(self, ex: Exchange, probe: Probe | None = None) -> str:
-        lines = []
-        if probe is not None:
-            lines.append(f"probe: {probe.label}")
-            if probe.token_header is not None:
-                lines.append(f"token header: {json.dumps(dict(probe.token_header))[:300]}")
-        lines.append(evidence_of(ex))
-        return redact_text("\n".join(lines), self.secrets())
+# -- what came back ------------------------------------------------------------------------
 
-    async def expect_refused(self, probes: Sequence[Probe], *, message: str) -> None:
-        """Each probe (a threads.create) is refused with 401/403 before any stream byte; then
-        the same request as user A succeeds."""
-        body = self.create_body("auth")
-        bad: list[tuple[Probe, RecordedStream, str]] = []
-        for probe in probes:
-            rec = await self.stream(body, probe.identity)
-            problem = refusal_problem(rec)
-            if problem:
-                bad.append((probe, rec, problem))
-        await self.control(body, "threads.create")
-        await self.cleanup()
-        if bad:
-            probe, rec, _ = bad[0]
-            fail(
-                message,
-                expected="HTTP 401 (or 403) before any stream byte, for every probe",
-                actual="; ".join(f"{p.label}: {problem}" for p, _, problem in bad),
-                evidence=self.evidence(rec, probe),
-                repro=curl_command(rec),
-            )
+
+def accepted(ex: Exchange | None) -> bool:
+    """The target served the request: a 2xx that is more than an error event."""
+    if ex is None or not 200 <= ex.status < 300:
+        return False
+    if isinstance(ex, RecordedStream):
+        types = {p.get("type") for p in ex.payloads}
+        return not (types and types <= {"error"})
+    return True
 
 
 def refusal_problem(ex: Exchange) -> str | None:
@@ -346,6 +224,19 @@ def refers_to(ex: Exchange, thread_id: str) -> bool:
     return any(isinstance(r, dict) and thread_id in (r.get("id"), r.get("thread_id")) for r in rows)
 
 
+def sent_credentials(ex: Exchange, user_header: str) -> str:
+    """What a request really carried, for its label: derived from the headers sent."""
+    names = {k.lower(): (k, v) for k, v in ex.request_headers.items()}
+    parts = []
+    auth = names.get("authorization")
+    scheme = auth[1].split(" ", 1)[0] if auth is not None else ""
+    parts.append("no Authorization header" if auth is None else f"Authorization: {scheme} ...")
+    parts.append("no cookie" if "cookie" not in names else "a Cookie header")
+    ident = names.get(user_header.lower())
+    parts.append("no identity header" if ident is None else f"{ident[0]}: {ident[1]}")
+    return ", ".join(parts)
+
+
 def _stranger_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -381,6 +272,10 @@ def user_id_of(identity: Identity | None, target: Target, which: str) -> str | N
     for k, v in headers.items():
         if k.lower() == target.user_header.lower():
             return v
+    if which == "a":
+        for k, v in target.headers.items():  # -H 'X-User-ID: alice': every request's header
+            if k.lower() == target.user_header.lower():
+                return v
     if identity.token:
         parts = decode_unverified(identity.token)
         if parts is not None and isinstance(parts[1].get("sub"), str):
@@ -388,34 +283,27 @@ def user_id_of(identity: Identity | None, target: Target, which: str) -> str | N
     return None
 
 
-def build_setup(target: Target, issuer: TestIssuer | None, helper: TestIssuer | None) -> AuthSetup:
-    """Split the target's credentials from its plain headers and find what can be forged.
+def build_people(target: Target, a0: Identity | None = None) -> People:
+    """Split the target's credentials from its plain headers and read what A's token says.
 
-    The caller closes ``setup.client``."""
+    ``a0`` is user A's identity when it is already resolved (a token command ran once)."""
     moved = {k: v for k, v in target.headers.items() if k.lower() in CREDENTIAL_HEADERS}
-    from dataclasses import replace
-
     plain_target = replace(
         target,
         headers={k: v for k, v in target.headers.items() if k.lower() not in CREDENTIAL_HEADERS},
     )
-    a0 = target.identity("a")
+    a0 = a0 or target.identity("a")
     assert a0 is not None
     a = Identity("user A", {**moved, **a0.headers}, token=a0.token or _bearer_of(moved))
     b0 = target.identity("b")
     b = None if b0 is None else Identity("user B", dict(b0.headers), token=b0.token)
-    client = ChatKitClient(plain_target, identity=a)
-    template = decode_unverified(a.token) if a.token else None
-    return AuthSetup(
+    return People(
         target=plain_target,
-        client=client,
         a=a,
         b=b,
         a_id=user_id_of(a, target, "a"),
         b_id=user_id_of(b, target, "b"),
-        issuer=issuer,
-        helper=helper,
-        template=template,
+        template=decode_unverified(a.token) if a.token else None,
     )
 
 

@@ -8,6 +8,7 @@ from leaks and from guessing. Live models are noisy: probes repeat and decide by
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -58,10 +59,10 @@ class Vote:
 
 
 async def vote(probe: Callable[[], Awaitable[str]], needle: str, repeat: int) -> Vote:
-    """Run ``probe`` ``repeat`` times; count replies containing ``needle`` (case-insensitive)."""
+    """Run ``probe`` ``repeat`` times at once; count replies containing ``needle``
+    (case-insensitive). The repeats are independent conversations, so they run concurrently."""
     v = Vote()
-    for _ in range(max(1, repeat)):
-        reply = await probe()
+    for reply in await asyncio.gather(*(probe() for _ in range(max(1, repeat)))):
         v.runs += 1
         v.replies.append(reply)
         if needle.lower() in reply.lower():

@@ -1,14 +1,15 @@
 """The MCP probe: every tool call the target makes for two users, recorded at the MCP stub.
 
-All of the MCP checks' network I/O happens here, once per run; the checks
-(``scenarios/test_mcp.py``) only judge the evidence this returns. The probe talks to the
+All of the MCP checks' network I/O happens here, in the probe ``mcp``; the checks
+(``scenarios/test_mcp.py``) only judge the evidence it returns. The probe talks to the
 target as user A alone, then as user B alone, then as both at the same time (two streams in
 flight, so a connection or credential shared between requests shows), and last as A with a
 message whose tool call the MCP stub answers with an error.
 
 Each probe message carries a marker (``harness.glass.mcp_stub.markers``) that the model stub
 copies into the tool call's ``title`` argument, so each call the MCP stub records names the
-turn it was made for, whatever identity it carries.
+turn it was made for, whatever identity it carries. Probes run concurrently, so the probe
+keeps only the calls (tool calls and model calls) that carry its own nonce.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from harness.auth.issuer import decode_unverified
+from harness.engine.context import ProbeContext
+from harness.engine.probes import probe
 from harness.glass.box import GlassBox
 from harness.glass.mcp_box import McpBox
 from harness.glass.mcp_stub import RecordedToolCall, SeenCredential, fingerprint
+from harness.glass.model_input import model_text
 from harness.glass.model_stub import RecordedModelRequest
 from harness.protocol.client import ChatKitClient, RecordedStream
 from harness.target.config import Identity
@@ -189,8 +193,28 @@ async def probe_mcp(
         )
     turns.append(await _turn(client, identity_a, users["A"], "failing", marker("fail", "a3")))
 
-    calls = await asyncio.to_thread(mcp.calls, since)
+    calls = [c for c in await asyncio.to_thread(mcp.calls, since) if nonce in (c.marker or "")]
     for turn in turns:
         turn.calls = [c for c in calls if c.marker == turn.marker]
-    model_calls = await asyncio.to_thread(box.calls, model_since) if box is not None else None
+    model_calls = None
+    if box is not None:
+        made = await asyncio.to_thread(box.calls, model_since)
+        model_calls = [c for c in made if nonce in model_text(c)]
     return McpEvidence(mcp.url, users, turns, calls, model_calls, exchange_offered)
+
+
+@probe("mcp")
+async def mcp_identity(ctx: ProbeContext) -> McpEvidence | None:
+    """A and B alone, together and through a failing tool; what each tool call carried."""
+    identity_a = ctx.target.identity("a")
+    if ctx.mcp is None or identity_a is None:
+        return None
+    stub = ctx.mcp.stub
+    return await probe_mcp(
+        ctx.main,
+        identity_a,
+        ctx.target.identity("b"),
+        ctx.mcp,
+        ctx.glass,
+        exchange_offered=bool(stub is not None and stub.state.authorization_server),
+    )

@@ -79,6 +79,9 @@ class Exchange:
     elapsed: float = 0.0
     transport_error: str | None = None  # reset, timeout, protocol error mid-way
     truncated: bool = False  # the body cap was hit
+    # This attempt died on a reused keep-alive connection before any answer and was sent
+    # again on a fresh connection; the exchange returned to the caller is the second try.
+    retried: bool = False
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -94,6 +97,7 @@ class RecordedStream(Exchange):
     events: list[StreamEvent] = field(default_factory=list)
     framing: Framing = field(default_factory=Framing)
     first_event: float | None = None
+    cancelled: bool = False  # the harness closed the stream on purpose (the stop button)
 
     @property
     def body(self) -> bytes:
@@ -169,12 +173,18 @@ class JsonResponse(Exchange):
         return self.body[:2000].decode("utf-8", errors="replace")
 
 
-def user_input(text: str, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def user_input(
+    text: str,
+    metadata: Mapping[str, Any] | None = None,
+    *,
+    attachments: Iterable[str] = (),
+    inference_options: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """A ``UserMessageInput``; ``metadata`` is injected the way the seed's custom fetch does."""
     inp: dict[str, Any] = {
         "content": [{"type": "input_text", "text": text}],
-        "attachments": [],
-        "inference_options": {},
+        "attachments": list(attachments),
+        "inference_options": dict(inference_options or {}),
     }
     if metadata is not None:
         inp["metadata"] = dict(metadata)
@@ -265,16 +275,40 @@ class ChatKitClient:
         headers: Mapping[str, str] | None = None,
         identity: Identity | _Default | None = DEFAULT,
         url: str | None = None,
+        stop_after_deltas: int | None = None,
     ) -> RecordedStream:
+        """POST ``body`` and record the stream; ``stop_after_deltas`` closes the connection
+        after that many assistant text deltas, as the stop button does."""
         who = self.identity if isinstance(identity, _Default) else identity
         h = self.headers_for(who, headers, streaming=True)
-        rec = RecordedStream(request_type, body, h, url or self.url)
+        target = url or self.url
+        rec, reused = await self._stream_once(
+            self._http, RecordedStream(request_type, body, h, target), stop_after_deltas
+        )
+        if reused and _dropped(rec) and not rec.cancelled:
+            self._mark_retried(rec)
+            async with self._fresh() as http:
+                rec, _ = await self._stream_once(
+                    http, RecordedStream(request_type, body, h, target), stop_after_deltas
+                )
+        self._observe(rec)
+        return rec
+
+    async def _stream_once(
+        self, http: httpx.AsyncClient, rec: RecordedStream, stop_after_deltas: int | None = None
+    ) -> tuple[RecordedStream, bool]:
+        """One attempt; also says whether it went out on a reused (pooled) connection."""
         parser = SSEParser()
+        trace = _ConnectionTrace()
         t0 = time.monotonic()
         try:
             async with asyncio.timeout(limit := self._limit(rec.url)):
-                async with self._http.stream(
-                    "POST", rec.url, content=body, headers=_wire(h)
+                async with http.stream(
+                    "POST",
+                    rec.url,
+                    content=rec.request_body,
+                    headers=_wire(rec.request_headers),
+                    extensions={"trace": trace},
                 ) as resp:
                     rec.ttfb = time.monotonic() - t0
                     rec.status = resp.status_code
@@ -291,6 +325,11 @@ class ChatKitClient:
                         rec.chunks.append((t, chunk))
                         if _encoding(rec) == "identity":
                             self._add_events(rec, parser.feed(chunk, t))
+                        if stop_after_deltas is not None and (
+                            len(rec.delta_times()) >= stop_after_deltas
+                        ):
+                            rec.cancelled = True
+                            break  # leaving the block closes the connection mid-stream
         except (TimeoutError, httpx.TimeoutException):
             rec.transport_error = self._stalled(rec.url, limit)
         except httpx.ConnectError as exc:
@@ -311,8 +350,7 @@ class ChatKitClient:
                     decoded = decoded[: self.max_body]
                 self._add_events(rec, parser.feed(decoded, rec.elapsed))
         rec.framing = parser.close()
-        self._observe(rec)
-        return rec
+        return rec, trace.reused
 
     async def request_raw(
         self,
@@ -326,12 +364,32 @@ class ChatKitClient:
     ) -> JsonResponse:
         who = self.identity if isinstance(identity, _Default) else identity
         h = self.headers_for(who, headers)
-        rec = JsonResponse(request_type, body, h, url or self.url)
-        t0 = time.monotonic()
+        target = url or self.url
         http = client or self._http
+        rec, reused = await self._request_once(http, JsonResponse(request_type, body, h, target))
+        if reused and _dropped(rec):
+            self._mark_retried(rec)
+            async with self._fresh() as fresh:
+                rec, _ = await self._request_once(
+                    fresh, JsonResponse(request_type, body, h, target)
+                )
+        self._observe(rec)
+        return rec
+
+    async def _request_once(
+        self, http: httpx.AsyncClient, rec: JsonResponse
+    ) -> tuple[JsonResponse, bool]:
+        trace = _ConnectionTrace()
+        t0 = time.monotonic()
         try:
             async with asyncio.timeout(limit := self._limit(rec.url)):
-                async with http.stream("POST", rec.url, content=body, headers=_wire(h)) as resp:
+                async with http.stream(
+                    "POST",
+                    rec.url,
+                    content=rec.request_body,
+                    headers=_wire(rec.request_headers),
+                    extensions={"trace": trace},
+                ) as resp:
                     rec.ttfb = time.monotonic() - t0
                     rec.status = resp.status_code
                     rec.headers = list(resp.headers.multi_items())
@@ -351,8 +409,18 @@ class ChatKitClient:
         rec.elapsed = time.monotonic() - t0
         if not rec.transport_error:
             _STALLS.pop(rec.url, None)
+        return rec, trace.reused
+
+    def _fresh(self) -> httpx.AsyncClient:
+        """A short-lived client for one retry: its own pool, so no other dead connection."""
+        timeout = httpx.Timeout(self.target.timeout, connect=min(10.0, self.target.timeout))
+        return httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+
+    def _mark_retried(self, rec: Exchange) -> None:
+        """The failed attempt still reached the target: observers see it, marked."""
+        rec.retried = True
+        rec.transport_error = f"{rec.transport_error}; sent again on a fresh connection"
         self._observe(rec)
-        return rec
 
     def _limit(self, url: str) -> float:
         """The time one request gets: the full timeout, or a short one once the target stalls.
@@ -426,8 +494,16 @@ class ChatKitClient:
         context: Mapping[str, Any] | None = None,
         identity: Identity | _Default | None = DEFAULT,
         headers: Mapping[str, str] | None = None,
+        attachments: Iterable[str] = (),
+        inference_options: Mapping[str, Any] | None = None,
     ) -> RecordedStream:
-        params = {"input": user_input(text, self._ctx_body(context))}
+        inp = user_input(
+            text,
+            self._ctx_body(context),
+            attachments=attachments,
+            inference_options=inference_options,
+        )
+        params = {"input": inp}
         h = {**self._ctx_headers(context), **(headers or {})}
         body = self.body("threads.create", params)
         return await self.stream_raw(
@@ -442,12 +518,25 @@ class ChatKitClient:
         context: Mapping[str, Any] | None = None,
         identity: Identity | _Default | None = DEFAULT,
         headers: Mapping[str, str] | None = None,
+        attachments: Iterable[str] = (),
+        inference_options: Mapping[str, Any] | None = None,
+        stop_after_deltas: int | None = None,
     ) -> RecordedStream:
-        params = {"thread_id": thread_id, "input": user_input(text, self._ctx_body(context))}
+        inp = user_input(
+            text,
+            self._ctx_body(context),
+            attachments=attachments,
+            inference_options=inference_options,
+        )
+        params = {"thread_id": thread_id, "input": inp}
         h = {**self._ctx_headers(context), **(headers or {})}
         body = self.body("threads.add_user_message", params)
         return await self.stream_raw(
-            body, request_type="threads.add_user_message", headers=h, identity=identity
+            body,
+            request_type="threads.add_user_message",
+            headers=h,
+            identity=identity,
+            stop_after_deltas=stop_after_deltas,
         )
 
     async def _json(self, type_: str, params: Mapping[str, Any], **kw: Any) -> JsonResponse:
@@ -458,15 +547,26 @@ class ChatKitClient:
         return await self._json("threads.get_by_id", {"thread_id": thread_id}, **kw)
 
     async def list_items(
-        self, thread_id: str, *, limit: int = 100, order: str = "asc", **kw: Any
+        self,
+        thread_id: str,
+        *,
+        limit: int = 100,
+        order: str = "asc",
+        after: str | None = None,
+        **kw: Any,
     ) -> JsonResponse:
-        params = {"thread_id": thread_id, "limit": limit, "order": order}
+        params: dict[str, Any] = {"thread_id": thread_id, "limit": limit, "order": order}
+        if after is not None:
+            params["after"] = after
         return await self._json("items.list", params, **kw)
 
     async def list_threads(
-        self, *, limit: int = 100, order: str = "desc", **kw: Any
+        self, *, limit: int = 100, order: str = "desc", after: str | None = None, **kw: Any
     ) -> JsonResponse:
-        return await self._json("threads.list", {"limit": limit, "order": order}, **kw)
+        params: dict[str, Any] = {"limit": limit, "order": order}
+        if after is not None:
+            params["after"] = after
+        return await self._json("threads.list", params, **kw)
 
     async def update_thread(self, thread_id: str, title: str, **kw: Any) -> JsonResponse:
         return await self._json("threads.update", {"thread_id": thread_id, "title": title}, **kw)
@@ -477,6 +577,128 @@ class ChatKitClient:
     async def retry_after_item(self, thread_id: str, item_id: str, **kw: Any) -> RecordedStream:
         body = self.body("threads.retry_after_item", {"thread_id": thread_id, "item_id": item_id})
         return await self.stream_raw(body, request_type="threads.retry_after_item", **kw)
+
+    async def _stream(self, type_: str, params: Mapping[str, Any], **kw: Any) -> RecordedStream:
+        return await self.stream_raw(self.body(type_, params), request_type=type_, **kw)
+
+    async def feedback(
+        self, thread_id: str, item_ids: Iterable[str], kind: str, **kw: Any
+    ) -> JsonResponse:
+        params = {"thread_id": thread_id, "item_ids": list(item_ids), "kind": kind}
+        return await self._json("items.feedback", params, **kw)
+
+    async def create_attachment(
+        self, name: str, size: int, mime_type: str, **kw: Any
+    ) -> JsonResponse:
+        params = {"name": name, "size": size, "mime_type": mime_type}
+        return await self._json("attachments.create", params, **kw)
+
+    async def delete_attachment(self, attachment_id: str, **kw: Any) -> JsonResponse:
+        return await self._json("attachments.delete", {"attachment_id": attachment_id}, **kw)
+
+    async def transcribe(self, audio_base64: str, mime_type: str, **kw: Any) -> JsonResponse:
+        params = {"audio_base64": audio_base64, "mime_type": mime_type}
+        return await self._json("input.transcribe", params, **kw)
+
+    async def add_client_tool_output(
+        self, thread_id: str, result: Any, **kw: Any
+    ) -> RecordedStream:
+        params = {"thread_id": thread_id, "result": result}
+        return await self._stream("threads.add_client_tool_output", params, **kw)
+
+    async def add_structured_input(
+        self, thread_id: str, item_id: str, submission: Mapping[str, Any], **kw: Any
+    ) -> RecordedStream:
+        params = {"thread_id": thread_id, "item_id": item_id, "input": dict(submission)}
+        return await self._stream("threads.add_structured_input", params, **kw)
+
+    @staticmethod
+    def _action_params(
+        thread_id: str, item_id: str | None, action: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"thread_id": thread_id, "action": dict(action)}
+        if item_id is not None:
+            params["item_id"] = item_id
+        return params
+
+    async def custom_action(
+        self, thread_id: str, item_id: str | None, action: Mapping[str, Any], **kw: Any
+    ) -> RecordedStream:
+        params = self._action_params(thread_id, item_id, action)
+        return await self._stream("threads.custom_action", params, **kw)
+
+    async def sync_custom_action(
+        self, thread_id: str, item_id: str | None, action: Mapping[str, Any], **kw: Any
+    ) -> JsonResponse:
+        params = self._action_params(thread_id, item_id, action)
+        return await self._json("threads.sync_custom_action", params, **kw)
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        content: bytes = b"",
+        *,
+        headers: Mapping[str, str] | None = None,
+        identity: Identity | _Default | None = DEFAULT,
+        request_type: str = "",
+    ) -> JsonResponse:
+        """Any request to any URL (an attachment's upload URL), recorded like the others."""
+        who = self.identity if isinstance(identity, _Default) else identity
+        h: dict[str, str] = dict(who.headers) if who is not None else {}
+        h.update(headers or {})
+        rec = JsonResponse(request_type or f"{method} upload", content, h, url)
+        t0 = time.monotonic()
+        try:
+            async with asyncio.timeout(self._limit(url)):
+                resp = await self._http.request(method, url, content=content, headers=_wire(h))
+                rec.ttfb = time.monotonic() - t0
+                rec.status = resp.status_code
+                rec.headers = list(resp.headers.multi_items())
+                rec.body = resp.content[: self.max_body]
+        except (TimeoutError, httpx.TimeoutException):
+            rec.transport_error = self._stalled(url, self.target.timeout)
+        except httpx.HTTPError as exc:
+            rec.transport_error = f"{type(exc).__name__}: {_reason(exc)}"
+        rec.elapsed = time.monotonic() - t0
+        self._observe(rec)
+        return rec
+
+
+class _ConnectionTrace:
+    """httpcore's ``trace`` extension: did this request open a connection of its own?
+
+    A request that opened none went out on a pooled keep-alive connection, the one case where
+    a close or reset before any answer can be the server ending an idle connection just as
+    the request arrived (a race of the transport, not an answer to the request).
+    """
+
+    def __init__(self) -> None:
+        self.connected = False
+
+    async def __call__(self, event: str, info: Mapping[str, Any]) -> None:
+        if event.startswith(("connection.connect_tcp.", "connection.connect_unix_socket.")):
+            self.connected = True
+
+    @property
+    def reused(self) -> bool:
+        return not self.connected
+
+
+# What a dropped connection looks like once httpx has reported it (timeouts are not drops).
+_DROPPED = ("connection reset", "server disconnected", "connection aborted", "broken pipe")
+
+
+def _dropped(rec: Exchange) -> bool:
+    """Closed or reset before any status line: worth one more try on a fresh connection."""
+    if rec.status != 0 or not rec.transport_error or rec.transport_error.startswith("timed out"):
+        return False
+    kind = rec.transport_error.split(":", 1)[0]
+    text = rec.transport_error.lower()
+    return kind in _DROPPED_TYPES or any(word in text for word in _DROPPED)
+
+
+_DROPPED_TYPES = frozenset({"RemoteProtocolError", "ReadError", "WriteError"})
 
 
 def _obj(value: Any) -> dict[str, Any]:

@@ -2,13 +2,15 @@
 
 httpx quietly opens a new connection when the server closes one, which is exactly what a
 check of "the keep-alive connection survives a bad request" must not hide. h11 (already
-installed under httpx) does the framing; we own the socket.
+installed under httpx) does the framing; we own the socket (TLS for https URLs, verified
+like httpx verifies).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -31,7 +33,8 @@ class OneConnection:
     def __init__(self, url: str, timeout: float = 10.0) -> None:
         parts = urlsplit(url)
         self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or 80
+        self.tls = parts.scheme == "https"
+        self.port = parts.port or (443 if self.tls else 80)
         self.path = parts.path or "/"
         if parts.query:
             self.path += "?" + parts.query
@@ -44,8 +47,12 @@ class OneConnection:
     async def __aenter__(self) -> OneConnection:
         if urlsplit(f"//{self.host}").hostname is None:
             raise ConnectionClosed("bad host")
+        tls = ssl.create_default_context() if self.tls else None
         self._reader, self._writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port), self.timeout
+            asyncio.open_connection(
+                self.host, self.port, ssl=tls, server_hostname=self.host if tls else None
+            ),
+            self.timeout,
         )
         return self
 

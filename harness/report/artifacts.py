@@ -49,12 +49,17 @@ def mask_bytes(data: bytes, secrets: Iterable[str] = ()) -> bytes:
     return _JWT.sub(lambda m: b"*" * len(m.group(0)), data)
 
 
+AUTH_SCHEMES = frozenset({"bearer", "basic", "digest", "token"})
+
+
 def secrets_sent(ex: Exchange) -> list[str]:
     """The credentials a request carried: redacted everywhere from then on."""
     found = []
     for name, value in ex.request_headers.items():
         lower = name.lower()
         if lower in ("authorization", "proxy-authorization"):
+            if value.strip().lower() in AUTH_SCHEMES:
+                continue  # a scheme with no credential (a malformed-token probe) hides nothing
             found.append(value.split(" ", 1)[1].strip() if " " in value else value)
         elif lower in ("cookie", "x-api-key", "api-key"):
             found.append(value)

@@ -94,6 +94,23 @@ def blocked(root: str, reason: str) -> NoReturn:
     pytest.skip(f"{BLOCKED_PREFIX}{root}: {reason}")
 
 
+# Conditions a pass holds under ("isolation holds only because ..."): collected while the
+# check runs, read by the plugin into the pass's CheckResult.message.
+_NOTES: list[str] = []
+
+
+def note(text: str) -> None:
+    """Say under which condition this check passes; shown with the pass, never a verdict."""
+    _NOTES.append(text)
+
+
+def take_notes() -> list[str]:
+    """The notes of the check that just ran (and forget them)."""
+    notes = list(_NOTES)
+    _NOTES.clear()
+    return notes
+
+
 def not_offered(reason: str) -> NoReturn:
     """The deployment says clearly that it does not implement this feature (a 501, say)."""
     pytest.skip(NOT_OFFERED_PREFIX + reason)

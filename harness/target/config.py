@@ -56,6 +56,10 @@ class Target:
     cold_start_threshold: float = 3.0
     start_command: str | None = None
     repeat: int = 1
+    # The record phase: probes in flight at once (1 = strict sequence), and how long a read
+    # that verifies an earlier write may poll before the data counts as missing.
+    concurrency: int = 8
+    settle: float = 2.0
     bundled: bool = False  # the harness started the bundled reference server itself
     # The test issuer (docs/auth.md). A port makes it serve on 127.0.0.1:PORT for an external
     # deployment that trusts it; the rest shape its tokens like the deployment expects.
@@ -75,6 +79,9 @@ class Target:
     # reads a stub the user runs (`chatkit-harness model-stub --port P`).
     model_stub: bool = False
     model_stub_url: str | None = None
+    # Prompts that make the deployment show an app-specific feature (a widget only its own
+    # tool renders): feature name -> user message, e.g. widgets -> "show me the weather".
+    triggers: Mapping[str, str] = field(default_factory=dict)
     # The MCP stub records what every tool call carries (docs/mcp.md). mcp_stub starts one and
     # points the target the harness starts at it (MCP_SERVER_URL); mcp_stub_url reads a stub
     # the user runs (`chatkit-harness mcp-stub --port P`).
@@ -92,6 +99,10 @@ class Target:
             raise ConfigError("timeout must be positive")
         if self.repeat < 1:
             raise ConfigError("repeat must be at least 1")
+        if self.concurrency < 1:
+            raise ConfigError("concurrency must be at least 1")
+        if self.settle < 0:
+            raise ConfigError("settle must be 0 or more seconds")
         if self.issuer_port is not None and not 0 <= self.issuer_port <= 65535:
             raise ConfigError(f"issuer port {self.issuer_port} is not a TCP port")
         self._check_model_stub()
@@ -182,8 +193,8 @@ class Target:
 
 _SECRET_HEADERS = {"authorization", "cookie", "x-api-key", "api-key", "proxy-authorization"}
 
-_FLOAT = {"timeout", "ttfb_threshold", "cold_start_threshold"}
-_INT = {"repeat", "issuer_port"}
+_FLOAT = {"timeout", "ttfb_threshold", "cold_start_threshold", "settle"}
+_INT = {"repeat", "issuer_port", "concurrency"}
 _BOOL = {"model_stub", "mcp_stub"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
@@ -204,7 +215,23 @@ def _coerce(name: str, value: Any) -> Any:
         return parse_headers(value)
     if name == "issuer_claims":
         return parse_claims(value)
+    if name == "triggers":
+        return parse_triggers(value)
     return value
+
+
+def parse_triggers(value: Any) -> dict[str, str]:
+    """Triggers from a mapping (pyproject table) or 'feature=prompt' strings (repeatable)."""
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    items = [value] if isinstance(value, str) else list(value)
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, prompt = str(item).partition("=")
+        if not sep or not name.strip() or not prompt.strip():
+            raise ConfigError(f"trigger {item!r} is not of the form 'feature=prompt'")
+        out[name.strip()] = prompt.strip()
+    return out
 
 
 def parse_claims(value: Any) -> dict[str, Any]:

@@ -18,9 +18,12 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 LISTENING_RE = re.compile(r"listening on (http://\S+)")
+TAIL_LINES = 20  # of the backend's output, shown when it dies
+KEEP_LINES = 20_000  # kept for backend.log in the artifacts folder
 
 
 class LaunchError(Exception):
@@ -50,6 +53,17 @@ class Launched:
                 self.proc.wait(timeout)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+
+    def tail(self, lines: int = TAIL_LINES) -> str:
+        """The backend's last output lines, as a block to append to an error message."""
+        last = [line for line in self.output[-lines:] if line.strip()]
+        if not last:
+            return " (it printed nothing)"
+        return f"; its last {len(last)} lines:\n" + "\n".join("  " + line for line in last)
+
+    def died(self) -> int | None:
+        """The exit code when the process has exited, else None."""
+        return self.proc.poll()
 
     def kill(self) -> None:
         """SIGKILL the whole process group (crash simulation)."""
@@ -122,28 +136,76 @@ def start_command(
     env: Mapping[str, str] | None = None,
     timeout: float = 60.0,
 ) -> Launched:
-    """Start a user's target with ``command`` and wait until ``url``'s port accepts connections."""
+    """Start a user's target with ``command`` and wait until ``url``'s port accepts connections.
+
+    Only the started process counts: a port that is already taken is refused up front (the
+    harness would otherwise judge whatever listens there), and a process that exits before
+    the port opens is reported with its last lines.
+    """
     parts = urlsplit(url)
     host = parts.hostname or "127.0.0.1"
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    if _accepts(host, port):
+        raise LaunchError(
+            f"--start: {host}:{port} is already taken{listener_of(port)}; stop that process "
+            "or give --url a free port, so the harness judges the backend it starts"
+        )
     t0 = time.monotonic()
     proc = _spawn(shlex.split(command), env)
+    launched = Launched(proc, url, t0, t0)
+    _drain_in_background(launched)
     deadline = t0 + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-            tail = " | ".join(out.strip().splitlines()[-3:]) or "no output"
-            raise LaunchError(f"start command exited with {proc.returncode}: {tail}")
+            time.sleep(0.1)  # let the drain thread read the last lines
+            raise LaunchError(
+                f"the backend started with --start exited with code {proc.returncode} before "
+                f"{host}:{port} accepted connections{launched.tail()}"
+            )
+        if _accepts(host, port):
+            launched.ready_at = time.monotonic()
+            return launched
+        time.sleep(0.02)
+    launched.stop()
+    raise LaunchError(
+        f"{host}:{port} did not accept connections within {timeout:g} s{launched.tail()}"
+    )
+
+
+def _accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def listener_of(port: int) -> str:
+    """' by PID 123 (cmd ...)' for the process listening on ``port``, where Linux tells."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
-            with socket.create_connection((host, port), timeout=0.2):
-                launched = Launched(proc, url, t0, time.monotonic())
-                _drain_in_background(launched)
-                return launched
+            rows = Path(table).read_text(encoding="ascii").splitlines()[1:]
         except OSError:
-            time.sleep(0.02)
-    proc.kill()
-    proc.wait(5)
-    raise LaunchError(f"{host}:{port} did not accept connections within {timeout:g} s")
+            continue
+        for row in rows:
+            cols = row.split()
+            # local_address is HEX_IP:HEX_PORT; state 0A is LISTEN.
+            if len(cols) > 9 and cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(cols[9])
+    if not inodes:
+        return ""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+            if not any(os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] in inodes for fd in fds):
+                continue
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        cmd = raw.replace(b"\0", b" ").decode(errors="replace").strip()[:120]
+        return f" by PID {pid} ({cmd})"
+    return ""
 
 
 def _drain_in_background(launched: Launched) -> None:
@@ -158,7 +220,8 @@ def _drain_in_background(launched: Launched) -> None:
         try:
             for raw in iter(stream.readline, b""):
                 launched.output.append(raw.decode("utf-8", errors="replace").rstrip("\n"))
-                del launched.output[:-200]
+                if len(launched.output) > KEEP_LINES:
+                    del launched.output[: len(launched.output) - KEEP_LINES]
         except (OSError, ValueError):
             pass
 

@@ -9,8 +9,9 @@ of the run, so there is never a second copy fighting over the port.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
-from harness.target.launch import Launched, start_command
+from harness.target.launch import Launched, LaunchError, start_command
 
 
 class OwnedTarget:
@@ -19,6 +20,7 @@ class OwnedTarget:
         self.url = url
         self.env = dict(env)
         self.launched: Launched | None = None
+        self._log: list[str] = []  # output of processes already stopped (a cold-start restart)
 
     def start(self) -> Launched:
         """Start the command and wait for the URL's port (raises LaunchError)."""
@@ -33,4 +35,24 @@ class OwnedTarget:
     def stop(self) -> None:
         if self.launched is not None:
             self.launched.stop()
+            self._log.extend(self.launched.output)
             self.launched = None
+
+    def check_alive(self) -> None:
+        """Raise LaunchError with the backend's last lines when it has exited mid-run."""
+        if self.launched is None:
+            return
+        code = self.launched.died()
+        if code is not None:
+            raise LaunchError(
+                f"the backend started with --start exited with code {code} during the run"
+                f"{self.launched.tail()}"
+            )
+
+    def write_log(self, folder: Path) -> Path:
+        """Everything the backend printed (across restarts) as ``backend.log``."""
+        lines = self._log + (self.launched.output if self.launched is not None else [])
+        path = folder / "backend.log"
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
+        return path

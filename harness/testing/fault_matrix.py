@@ -55,6 +55,56 @@ EXPECTED_KILLS: dict[str, frozenset[str]] = {
     "context-on-create-only": frozenset({"metadata.follow-up-turn"}),
     "unindexed-list": frozenset({"latency.json-endpoints"}),
     "no-body-limit": frozenset({"errors.oversized-body"}),
+    # The rest of the protocol (scenarios/test_cancel.py ... test_stream_extras.py).
+    "no-cancel-option": frozenset({"cancel.stream-options"}),
+    "cancel-drops-partial": frozenset({"cancel.partial-kept"}),
+    "cancel-locks-thread": frozenset({"cancel.next-turn-works"}),
+    "hidden-items-listed": frozenset({"cancel.hidden-not-listed"}),
+    "paging-duplicate-boundary": frozenset({"paging.threads", "paging.items"}),
+    "bad-cursor-500": frozenset({"paging.bad-cursor"}),
+    "retry-keeps-newer": frozenset({"retry.replaces-newer"}),
+    "retry-unknown-empty": frozenset({"retry.bad-item"}),
+    "feedback-unscoped": frozenset({"feedback.bad-input", "feedback.isolated"}),
+    "feedback-insert-only": frozenset({"feedback.accepted"}),
+    "attachments-unscoped": frozenset({"attachments.isolated"}),
+    "upload-url-unscoped": frozenset({"attachments.upload-isolated"}),
+    "no-attachment-limits": frozenset({"attachments.limits"}),
+    "attachments-outlive-thread": frozenset({"attachments.thread-delete"}),
+    "attachment-delete-silent": frozenset({"attachments.delete-unknown"}),
+    "tool-output-cut-stream": frozenset({"client-tools.no-pending"}),
+    "tool-output-ignored": frozenset({"client-tools.round-trip"}),
+    "structured-input-ignored": frozenset(
+        {"structured-input.answered", "structured-input.skipped", "structured-input.not-pending"}
+    ),
+    "structured-input-resubmit": frozenset({"structured-input.not-pending"}),
+    "invalid-widget": frozenset({"widgets.schema"}),
+    "action-item-unscoped": frozenset({"actions.other-user"}),
+    "action-missing-item-500": frozenset({"actions.unknown-item"}),
+    "action-not-saved": frozenset({"actions.custom", "actions.sync"}),
+    "transcribe-unchecked": frozenset({"transcribe.bad-input"}),
+    "transcribe-wrong-shape": frozenset({"transcribe.accepted"}),
+    "malformed-stream-extras": frozenset(
+        {"events.progress-schema", "events.client-effect-schema", "events.notice-schema"}
+    ),
+    "extras-stored": frozenset({"events.not-stored"}),
+    "closed-thread-accepts": frozenset({"thread-status.closed"}),
+    # Only chat: 501 for the rest makes those features not offered (no fail); 500 fails them.
+    "chat-only": frozenset(),
+    "chat-only-500": frozenset(
+        {
+            "retry.replaces-newer",
+            "retry.bad-item",
+            "retry.isolated",
+            "feedback.accepted",
+            "feedback.bad-input",
+            "feedback.isolated",
+            "attachments.lifecycle",
+            "client-tools.no-pending",
+            "actions.unknown-item",
+            "transcribe.accepted",
+            "transcribe.bad-input",
+        }
+    ),
     # Auth: a verifier broken at one spot lets exactly that kind of token in.
     "no-auth": frozenset(
         {
@@ -79,8 +129,21 @@ EXPECTED_KILLS: dict[str, frozenset[str]] = {
     "accept-expired": frozenset({"auth.expired"}),
     "ignore-audience": frozenset({"auth.wrong-audience"}),
     "ignore-kid": frozenset({"auth.unknown-kid"}),  # the seed's python-jose call
-    "shared-threads": frozenset({"auth.tenant-isolation"}),
+    "shared-threads": frozenset(
+        {
+            "auth.tenant-isolation",
+            "retry.isolated",
+            "feedback.isolated",
+            "client-tools.isolated",
+            "structured-input.isolated",
+            "attachments.isolated",
+        }
+    ),
     "trust-user-header": frozenset({"auth.identity-header-spoof"}),
+    # Real-deployment behaviours: one broken read, a store that writes in the background.
+    "get-thread-500-after-rename": frozenset({"protocol.get-thread"}),
+    "eventual-writes": frozenset({"protocol.read-your-writes"}),
+    "header-name-only": frozenset({"metadata.header-context"}),
 }
 
 # Glass-box mode (--model-stub): the bundled server runs the real openai-agents Responses path
@@ -89,6 +152,11 @@ EXPECTED_KILLS: dict[str, frozenset[str]] = {
 # offline model, so it has no effect there).
 STUB_KILLS: dict[str, frozenset[str]] = {
     "token-in-prompt": frozenset({"glass.no-secret-in-prompt"}),
+    "drop-inference-options": frozenset(
+        {"inference.model-honoured", "inference.tool-choice-honoured"}
+    ),
+    "attachment-not-in-prompt": frozenset({"attachments.reaches-model"}),
+    "cancel-drops-partial": frozenset({"cancel.partial-kept", "cancel.model-told"}),
     "duplicate-last-message": frozenset({"glass.history-in-prompt"}),
     "history-as-repr": frozenset({"glass.history-in-prompt"}),
     "no-history": frozenset({"glass.history-in-prompt", "history.recall"}),
@@ -138,6 +206,13 @@ PROVEN_ELSEWHERE: dict[str, str] = {
     "browser.stream-renders": "Next.js route /buffered (fixtures/nextjs)",
     "proxy.sse-pass-through": "Next.js route /buffered (fixtures/nextjs)",
     "proxy.httponly-cookie": "Next.js route /token-in-storage (fixtures/nextjs)",
+}
+
+# Faults that cannot run bundled (the bundled server is started trusting the test issuer, and
+# these refuse its users outright), proven by their own tests against a server run with --url.
+FAULTS_OUTSIDE_THE_MATRIX: dict[str, str] = {
+    "own-tokens-only": "tests/test_auth_checks.py: every issuer-signed auth check is blocked "
+    "by the test issuer, none passes",
 }
 
 

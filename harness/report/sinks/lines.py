@@ -60,6 +60,8 @@ class LinePrinter:
             self._p(f"    fix:     {r.fix}")
             if r.repro:
                 self._p(f"    repro:   {r.repro}")
+        elif r.outcome is Outcome.PASS and r.message:
+            self._p(f"    note: {r.message}")  # the condition the pass holds under
         elif r.outcome is Outcome.SKIP and r.message:
             self._p(f"    {r.message}")
         elif r.outcome is Outcome.BLOCKED:

@@ -1,0 +1,99 @@
+"""What a probe may use: the target, recording clients, the test issuer, the model stub.
+
+Every client a probe makes through :meth:`ProbeContext.client` reports its exchanges to the
+run's recorder, so ``--artifacts`` holds every request the target received, whichever probe
+sent it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from harness.protocol.client import ChatKitClient, Exchange
+from harness.target.config import Identity, Target
+
+if TYPE_CHECKING:
+    from harness.auth.issuer import TestIssuer
+    from harness.engine.plan import Engine
+    from harness.glass.box import GlassBox
+    from harness.glass.mcp_box import McpBox
+    from harness.target.owned import OwnedTarget
+
+T = TypeVar("T")
+
+
+@dataclass
+class ProbeContext:
+    target: Target
+    observers: list[Callable[[Exchange], None]] = field(default_factory=list)
+    issuer: TestIssuer | None = None  # the test issuer, when the deployment trusts it
+    glass: GlassBox | None = None  # the model stub in glass-box mode
+    mcp: McpBox | None = None  # the MCP stub (--mcp-stub / --mcp-stub-url)
+    owned: OwnedTarget | None = None  # the user's backend, when the harness started it
+    # Started on demand by the probes that need them (the cold-start probe's spare server).
+    extras: dict[str, Any] = field(default_factory=dict)
+    engine: Engine | None = None
+    _clients: list[ChatKitClient] = field(default_factory=list)
+    _main: ChatKitClient | None = None
+
+    @property
+    def settle(self) -> float:
+        return self.target.settle
+
+    def client(
+        self,
+        identity: Identity | None = None,
+        *,
+        url: str | None = None,
+        target: Target | None = None,
+    ) -> ChatKitClient:
+        """A recording client (closed with the context). ``identity`` None means user A."""
+        c = ChatKitClient(
+            target or self.target, identity=identity, url=url, on_exchange=self.observers
+        )
+        self._clients.append(c)
+        return c
+
+    @property
+    def main(self) -> ChatKitClient:
+        """User A's shared client."""
+        if self._main is None:
+            self._main = self.client()
+        return self._main
+
+    async def probe(self, name: str) -> Any:
+        """The evidence of another probe (started now if nobody started it yet)."""
+        assert self.engine is not None, "probe context used outside an engine"
+        return await self.engine.get(name)
+
+    async def aclose(self) -> None:
+        clients, self._clients = self._clients, []
+        await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
+
+
+async def settle(
+    read: Callable[[], Awaitable[T]], ok: Callable[[T], bool], within: float
+) -> tuple[T, T, float | None]:
+    """Read until ``ok`` holds or ``within`` seconds passed: (first, last, lag).
+
+    Read-your-writes: a store that writes in the background shows an item a few hundred ms
+    after the stream that announced it ended. ``lag`` is the time from the first read to the
+    first read that was ``ok`` (0.0 when the first one was), None when none was. Backoff from
+    50 ms, doubling, so a settled store costs one read.
+    """
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    first = last = await read()
+    if ok(first):
+        return first, last, 0.0
+    delay = 0.05
+    while loop.time() - started < within:
+        await asyncio.sleep(min(delay, max(0.0, within - (loop.time() - started))))
+        delay *= 2
+        last = await read()
+        if ok(last):
+            return first, last, loop.time() - started
+    return first, last, None

@@ -1,0 +1,59 @@
+"""Client tools: a pending client_tool_call, its output, output with nothing pending, user B."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.engine.context import ProbeContext
+from harness.engine.probes import probe
+from harness.probes.features import client_b, done_items, items_of, new_thread, trigger
+from harness.protocol.client import JsonResponse, RecordedStream
+
+RESULT = {"harness": "the client tool's result"}
+
+
+@dataclass
+class ClientTools:
+    prompt: str | None
+    created: RecordedStream | None = None
+    call_id: str | None = None  # the item id of the pending client_tool_call
+    output: RecordedStream | None = None
+    after: JsonResponse | None = None
+    plain: RecordedStream | None = None  # a thread with no tool call
+    no_pending: RecordedStream | None = None
+    other_created: RecordedStream | None = None  # a second pending call, for user B
+    other_user: RecordedStream | None = None
+    other_after: JsonResponse | None = None
+    other_call_id: str | None = None
+
+
+def pending_call(rec: RecordedStream | None) -> str | None:
+    for item in done_items(rec, "client_tool_call"):
+        if item.get("status") == "pending" and isinstance(item.get("id"), str):
+            return str(item["id"])
+    return None
+
+
+@probe("client-tools")
+async def client_tools(ctx: ProbeContext) -> ClientTools:
+    c = ctx.main
+    ev = ClientTools(trigger(ctx, "client-tools"))
+    ev.plain, plain_tid = await new_thread(c, "A thread where no client tool is pending.")
+    if plain_tid is not None:
+        ev.no_pending = await c.add_client_tool_output(plain_tid, RESULT)
+    if ev.prompt is None:
+        return ev
+    ev.created, tid = await new_thread(c, ev.prompt)
+    ev.call_id = pending_call(ev.created)
+    if tid is None or ev.call_id is None:
+        return ev
+    ev.output = await c.add_client_tool_output(tid, RESULT)
+    ev.after = await items_of(c, tid)
+    b = client_b(ctx)
+    if b is not None:
+        ev.other_created, otid = await new_thread(c, ev.prompt)
+        ev.other_call_id = pending_call(ev.other_created)
+        if otid is not None and ev.other_call_id is not None:
+            ev.other_user = await b.add_client_tool_output(otid, {"from": "user B"})
+            ev.other_after = await items_of(c, otid)
+    return ev
