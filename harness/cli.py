@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--select", action="append", default=[], help="check id glob")
     lst.add_argument("--exclude", action="append", default=[], help="check id glob")
     sub.add_parser("model-stub", help="serve the OpenAI-compatible model stub", add_help=False)
+    sub.add_parser("mcp-stub", help="serve the MCP stub (docs/mcp.md)", add_help=False)
     return parser
 
 
@@ -315,6 +316,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from harness.glass.model_stub.cli import main as stub_main
 
         return stub_main(argv[1:])
+    if argv[:1] == ["mcp-stub"]:
+        from harness.glass.mcp_stub.cli import main as mcp_stub_main
+
+        return mcp_stub_main(argv[1:])
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:

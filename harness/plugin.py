@@ -26,6 +26,7 @@ from harness.engine import hints, preflight
 from harness.engine.context import ProbeContext
 from harness.engine.plan import Engine
 from harness.glass.box import GlassBox, StubUnreachable
+from harness.glass.mcp_box import McpBox, McpStubUnreachable, url_key_set
 from harness.protocol.client import ChatKitClient, TargetUnreachable
 from harness.registry import Level, matches, spec_of
 from harness.report.results import (
@@ -116,12 +117,21 @@ TARGET_OPTIONS: dict[str, tuple[str, str]] = {
         "FEATURE=PROMPT: a message that makes the deployment show a feature (repeatable; "
         "widgets, client-tools, structured-input, progress, client-effect, notice, closed-thread)",
     ),
+    # MCP identity (docs/mcp.md): an MCP stub records what each tool call carries.
+    "mcp-stub": (
+        "mcp_stub",
+        "run the MCP stub and start the target with MCP_SERVER_URL pointing at it",
+    ),
+    "mcp-stub-url": (
+        "mcp_stub_url",
+        "read the MCP stub you run for your deployment (chatkit-harness mcp-stub)",
+    ),
 }
 # Options given once per value (--trigger widgets=... --trigger notice=...).
 TARGET_LISTS = frozenset({"trigger"})
 # Options that are switches: alone they mean "on"; they still take an optional value, so the
 # CLI can pass them on as --chatkit-NAME true.
-TARGET_SWITCHES = frozenset({"model-stub"})
+TARGET_SWITCHES = frozenset({"model-stub", "mcp-stub"})
 # Options given once per item; their value is a list.
 TARGET_REPEATABLE = frozenset({"frontend-local-storage", "frontend-open"})
 
@@ -282,10 +292,46 @@ def chatkit_model_stub(request: pytest.FixtureRequest) -> Iterator[GlassBox | No
     box.stop()
 
 
+@pytest.fixture(scope="session")
+def chatkit_mcp_stub(request: pytest.FixtureRequest) -> Iterator[McpBox | None]:
+    """The MCP stub (--mcp-stub or --mcp-stub-url), else None."""
+    try:
+        target = load_target(target_flags(request.config))
+    except ConfigError as exc:
+        raise TargetUnreachable(f"bad configuration: {exc}") from None
+    if target.mcp_stub_url:
+        try:
+            yield McpBox.connect(target.mcp_stub_url)
+        except McpStubUnreachable as exc:
+            raise TargetUnreachable(str(exc)) from None
+        return
+    if not target.mcp_stub:
+        yield None
+        return
+    key_sets: list[Any] = []
+    authorization_server = None
+    if not target.url or target.issuer_port is not None:
+        # The target trusts the test issuer: the stub verifies its tokens, and names it as
+        # the authorization server where a user's token is exchanged for the stub's audience.
+        issuer: TestIssuer = request.getfixturevalue("chatkit_issuer")
+        key_sets.append(issuer.jwks())
+        authorization_server = issuer.base_url
+    if target.deployment_jwks:
+        key_sets.append(url_key_set(target.deployment_jwks))
+    try:
+        box = McpBox.start(key_sets=key_sets, authorization_server=authorization_server)
+    except (OSError, RuntimeError) as exc:
+        raise TargetUnreachable(f"cannot start the MCP stub: {exc}") from None
+    yield box
+    box.stop()
+
+
 def launch_env(request: pytest.FixtureRequest) -> dict[str, str]:
-    """Environment for a target the harness starts: the model stub's, in glass-box mode."""
+    """Environment for a target the harness starts: the model stub's, in glass-box mode, and
+    the MCP stub's URL with --mcp-stub."""
     box: GlassBox | None = request.getfixturevalue("chatkit_model_stub")
-    return box.env() if box is not None else {}
+    mcp: McpBox | None = request.getfixturevalue("chatkit_mcp_stub")
+    return {**(box.env() if box is not None else {}), **(mcp.env() if mcp is not None else {})}
 
 
 @pytest.fixture(scope="session")
@@ -432,6 +478,7 @@ async def chatkit_engine(
         observers=list(chatkit_client.on_exchange),
         issuer=issuer,
         glass=request.getfixturevalue("chatkit_model_stub"),
+        mcp=request.getfixturevalue("chatkit_mcp_stub"),
         owned=request.getfixturevalue("chatkit_started"),
     )
     ctx.extras["config"] = request.config

@@ -54,6 +54,8 @@ class Resources:
         from .faults import Fault
 
         await self.store.start(warm=not self.cfg.has(Fault.COLD_START))
+        if self.server.mcp is not None and not self.cfg.has(Fault.COLD_START):
+            await self.server.mcp.warm()
         self._started = True
 
     async def stop(self) -> None:

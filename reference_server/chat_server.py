@@ -15,6 +15,7 @@ from typing import Any, cast
 import anyio
 from agents import Agent, ModelSettings, Runner, function_tool, set_tracing_disabled
 from agents.items import TResponseInputItem
+from agents.mcp import MCPServer
 from agents.models.interface import Model
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
 from chatkit.errors import CustomStreamError
@@ -76,6 +77,7 @@ from .config import ServerConfig
 from .context import PageContext, RequestContext
 from .faults import Fault
 from .item_ids import AssistantIdRewriter
+from .mcp_tools import McpTools, UnhandledToolError, is_tool_failure
 from .prompt import build_instructions
 from .store import SqlStore
 from .transcription import transcribe_clip
@@ -186,6 +188,7 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
         self.sql_store = store
         self.cfg = cfg
         self.model = model
+        self.mcp = McpTools(cfg) if cfg.mcp_url else None
         self.converter = _Converter(store, drop_attachments=cfg.has(Fault.ATTACHMENT_NOT_IN_PROMPT))
         # cancel-locks-thread fault: threads with a reply under way (never cleared on a stop).
         self.generating: set[str] = set()
@@ -325,6 +328,22 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
         input_user_message: UserMessageItem | None,
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
+        if self.mcp is None:
+            async for event in self._agent_turn(thread, input_user_message, context, []):
+                yield event
+            return
+        # The turn's MCP connection acts for this turn's user, and lives as long as the turn.
+        async with self.mcp.servers_for(context) as servers:
+            async for event in self._agent_turn(thread, input_user_message, context, servers):
+                yield event
+
+    async def _agent_turn(
+        self,
+        thread: ThreadMetadata,
+        input_user_message: UserMessageItem | None,
+        context: RequestContext,
+        mcp_servers: list[MCPServer],
+    ) -> AsyncIterator[ThreadStreamEvent]:
         cfg = self.cfg
         # The new user message is already stored, so the history ends with it.
         items = await self._thread_items(thread, context)
@@ -343,6 +362,8 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
             items = [input_user_message] if input_user_message else []
         if cfg.has(Fault.TOKEN_IN_PROMPT):
             extra_lines.append(f"access_token={context.access_token}")
+        if self.mcp is not None:
+            extra_lines += self.mcp.instruction_lines(context)
 
         user_name, page = self._user_and_page(thread, context)
         agent = Agent[AgentContext[RequestContext]](
@@ -351,6 +372,7 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
             model=self._model_for(options),
             model_settings=self._settings_for(options),
             tools=list(AGENT_TOOLS),
+            mcp_servers=mcp_servers,
         )
         agent_context = AgentContext[RequestContext](
             thread=thread, store=self.store, request_context=context
@@ -364,12 +386,17 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
             force_fake=cfg.has(Fault.FAKE_ITEM_IDS),
         )
         deltas = 0
-        async for event in stream_agent_response(agent_context, result):
-            if _is_text_delta(event):
-                deltas += 1
-                if cfg.has(Fault.LOST_DELTAS) and deltas % LOST_DELTA_EVERY == 0:
-                    continue  # a lossy relay: the final thread.item.done still has all the text
-            yield rewrite_id(event)
+        try:
+            async for event in stream_agent_response(agent_context, result):
+                if _is_text_delta(event):
+                    deltas += 1
+                    if cfg.has(Fault.LOST_DELTAS) and deltas % LOST_DELTA_EVERY == 0:
+                        continue  # a lossy relay: the final item.done still has all the text
+                yield rewrite_id(event)
+        except Exception as exc:
+            if cfg.has(Fault.MCP_ERROR_500) and is_tool_failure(exc):
+                raise UnhandledToolError(str(exc)) from exc
+            raise
 
     # -- the request types beyond chat -------------------------------------------------------
 

@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jwks-url", default=env("JWKS_URL"), help="trust this issuer (env JWKS_URL)")
     p.add_argument("--issuer", default=env("CHATKIT_ISSUER"), help="env CHATKIT_ISSUER")
     p.add_argument("--audience", default=env("CHATKIT_AUDIENCE"), help="env CHATKIT_AUDIENCE")
+    p.add_argument(
+        "--mcp-url",
+        default=env("MCP_SERVER_URL") or None,
+        metavar="URL",
+        help="give the agent this MCP server's tools, per user (env MCP_SERVER_URL)",
+    )
     p.add_argument("--cold-start-seconds", type=_seconds, default=4.0, metavar="S")
     p.add_argument(
         "--cors-origin",
@@ -125,6 +131,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         audience=args.audience or None,
         cold_start_seconds=args.cold_start_seconds,
         cors_origins=tuple(args.cors_origin),
+        mcp_url=args.mcp_url or None,
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -138,6 +145,8 @@ def _check(cfg: ServerConfig) -> str | None:
         )
     if cfg.jwks_url is not None and not cfg.jwks_url.startswith(("http://", "https://")):
         return f"--jwks-url must be an http(s) URL, got {cfg.jwks_url!r}"
+    if cfg.mcp_url is not None and not cfg.mcp_url.startswith(("http://", "https://")):
+        return f"--mcp-url must be an http(s) URL, got {cfg.mcp_url!r}"
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,40}", cfg.table_prefix):
         return f"--table-prefix must be a short SQL identifier, got {cfg.table_prefix!r}"
     return None
@@ -158,6 +167,7 @@ def _configure_logging() -> None:
     logging.getLogger("chatkit").setLevel(logging.WARNING)
     logging.getLogger("openai.agents").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # the mcp client's HTTP stack
 
 
 def serve(cfg: ServerConfig) -> int:

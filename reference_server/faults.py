@@ -91,6 +91,11 @@ class Fault(StrEnum):
     EVENTUAL_WRITES = "eventual-writes"
     GET_THREAD_500_AFTER_RENAME = "get-thread-500-after-rename"
     HEADER_NAME_ONLY = "header-name-only"
+    MCP_TOKEN_IN_PROMPT = "mcp-token-in-prompt"
+    MCP_NO_IDENTITY = "mcp-no-identity"
+    MCP_SHARED_CLIENT = "mcp-shared-client"
+    MCP_TOKEN_PASSTHROUGH = "mcp-token-passthrough"
+    MCP_ERROR_500 = "mcp-error-500"
 
     @property
     def description(self) -> str:
@@ -224,6 +229,17 @@ DESCRIPTIONS: dict[Fault, str] = {
     "with threads.update (a store that keeps the SDK's full thread object)",
     Fault.HEADER_NAME_ONLY: "of the context headers only X-User-Name is read; X-Page-Title, "
     "X-Page-Url and X-Page-Context are dropped",
+    Fault.MCP_TOKEN_IN_PROMPT: "--mcp-url: the seed's MCP pattern: no credential on the MCP "
+    "connection; the user id and access token are written into the instructions for the model "
+    "to copy into every tool call",
+    Fault.MCP_NO_IDENTITY: "--mcp-url: the MCP connection carries no credential and the prompt "
+    "names no user: tools cannot tell whom they act for",
+    Fault.MCP_SHARED_CLIENT: "--mcp-url: one MCP connection, made with the first user's "
+    "headers, serves every later user (a module-level MCPServerStreamableHttp)",
+    Fault.MCP_TOKEN_PASSTHROUGH: "--mcp-url: the user's ChatKit session token is sent to the "
+    "MCP server unchanged instead of being exchanged for one issued for that server",
+    Fault.MCP_ERROR_500: "--mcp-url: a failing tool call is raised out of the turn instead of "
+    "being reported to the model, and the request ends in a bare 500",
 }
 
 

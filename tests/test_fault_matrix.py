@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from harness.registry import load_catalogue
-from harness.testing.fault_matrix import EXPECTED_KILLS, PROVEN_ELSEWHERE, STUB_KILLS
+from harness.testing.fault_matrix import EXPECTED_KILLS, MCP_KILLS, PROVEN_ELSEWHERE, STUB_KILLS
 
 pytestmark = pytest.mark.slow
 
@@ -30,15 +30,19 @@ CORRECT = "(none)"
 
 
 STUB = "stub:"  # prefix of the glass-box runs in the table
+MCP = "mcp:"  # prefix of the MCP runs (glass-box mode plus the MCP stub)
 
 
 def run_with_fault(key: str, tmp: Path) -> dict[str, str]:
-    stub = key.startswith(STUB)
-    fault = key.removeprefix(STUB)
+    mcp = key.startswith(MCP)
+    stub = mcp or key.startswith(STUB)
+    fault = key.removeprefix(STUB).removeprefix(MCP)
     out = tmp / f"{key.replace(':', '-').strip('()')}.json"
     cmd = [sys.executable, "-m", "harness.cli", "run", "--plain", "--json", str(out)]
     if stub:
         cmd.append("--model-stub")
+    if mcp:
+        cmd.append("--mcp-stub")
     for pat in EXCLUDE:
         cmd += ["--exclude", pat]
     if fault != CORRECT:
@@ -55,10 +59,45 @@ def run_with_fault(key: str, tmp: Path) -> dict[str, str]:
     return {c["id"]: c["outcome"] for c in data["checks"]}
 
 
+ALL_RUNS = [
+    CORRECT,
+    STUB + CORRECT,
+    MCP + CORRECT,
+    *EXPECTED_KILLS,
+    *(STUB + f for f in STUB_KILLS),
+    *(MCP + f for f in MCP_KILLS),
+]
+
+
+def _wanted(request: pytest.FixtureRequest) -> list[str]:
+    """The runs the selected tests read (`-k mcp` starts only the MCP runs)."""
+    wanted: set[str] = set()
+    for item in request.session.items:
+        if item.module is not sys.modules[__name__]:
+            continue
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        name = item.originalname if isinstance(item, pytest.Function) else item.name
+        wanted |= set(RUNS_OF.get(name, lambda p: ALL_RUNS)(params))
+    return [r for r in ALL_RUNS if r in wanted]
+
+
+RUNS_OF = {
+    "test_correct_server_fails_nothing": lambda p: [p["mode"] + CORRECT],
+    "test_glass_checks_run_in_stub_mode": lambda p: [STUB + CORRECT],
+    "test_mcp_checks_run_in_mcp_mode": lambda p: [MCP + CORRECT],
+    "test_fault_fails_exactly_its_checks": lambda p: [p["fault"]],
+    "test_fault_fails_exactly_its_checks_in_stub_mode": lambda p: [STUB + p["fault"]],
+    "test_fault_fails_exactly_its_checks_in_mcp_mode": lambda p: [MCP + p["fault"]],
+    "test_kill_rate_is_total": lambda p: [CORRECT],
+}
+
+
 @pytest.fixture(scope="module")
-def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
+def matrix(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, str]]:
     tmp = tmp_path_factory.mktemp("matrix")
-    faults = [CORRECT, STUB + CORRECT, *EXPECTED_KILLS, *(STUB + f for f in STUB_KILLS)]
+    faults = _wanted(request)
     # Two at a time: the machines have two cores, and the timing checks need some headroom.
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda f: run_with_fault(f, tmp), faults))
@@ -78,7 +117,7 @@ def _print_table(table: dict[str, dict[str, str]]) -> None:
     print("\n".join(lines))
 
 
-@pytest.mark.parametrize("mode", ["", STUB])
+@pytest.mark.parametrize("mode", ["", STUB, MCP])
 def test_correct_server_fails_nothing(mode: str, matrix: dict[str, dict[str, str]]) -> None:
     outcomes = matrix[mode + CORRECT]
     assert _failed(outcomes) == set(), outcomes
@@ -88,6 +127,18 @@ def test_correct_server_fails_nothing(mode: str, matrix: dict[str, dict[str, str
 def test_glass_checks_run_in_stub_mode(matrix: dict[str, dict[str, str]]) -> None:
     glass = {k: v for k, v in matrix[STUB + CORRECT].items() if k.startswith("glass.")}
     assert glass and set(glass.values()) == {"pass"}, glass
+
+
+def test_mcp_checks_run_in_mcp_mode(matrix: dict[str, dict[str, str]]) -> None:
+    mcp = {k: v for k, v in matrix[MCP + CORRECT].items() if k.startswith("mcp.")}
+    assert mcp and set(mcp.values()) == {"pass"}, mcp
+
+
+@pytest.mark.parametrize("fault", sorted(MCP_KILLS))
+def test_fault_fails_exactly_its_checks_in_mcp_mode(
+    fault: str, matrix: dict[str, dict[str, str]]
+) -> None:
+    assert _failed(matrix[MCP + fault]) == set(MCP_KILLS[fault])
 
 
 @pytest.mark.parametrize("fault", sorted(EXPECTED_KILLS))
@@ -104,7 +155,8 @@ def test_fault_fails_exactly_its_checks_in_stub_mode(
 
 def test_kill_rate_is_total(matrix: dict[str, dict[str, str]]) -> None:
     catalogue = set(load_catalogue())
-    killed = set().union(*EXPECTED_KILLS.values(), *STUB_KILLS.values()) | set(PROVEN_ELSEWHERE)
+    killed = set().union(*EXPECTED_KILLS.values(), *STUB_KILLS.values(), *MCP_KILLS.values())
+    killed |= set(PROVEN_ELSEWHERE)
     assert catalogue - killed == set(), "checks no fault can fail"
     assert killed - catalogue == set(), "the matrix names checks that do not exist"
     ran = set(matrix[CORRECT])

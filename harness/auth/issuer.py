@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -40,6 +41,13 @@ DEFAULT_AUDIENCE = "chatkit"
 DEFAULT_JWKS_PATH = "/.well-known/jwks.json"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 ATTACKER_PATH = "/attacker/jwks.json"
+# OAuth token exchange (RFC 8693), so a deployment can trade its user's token for one issued
+# for another resource (an MCP server, RFC 8707), advertised by RFC 8414 metadata.
+AS_METADATA_PATH = "/.well-known/oauth-authorization-server"
+TOKEN_PATH = "/token"
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+EXCHANGED_LIFETIME = 300
 
 
 def _b64(data: bytes) -> str:
@@ -169,6 +177,8 @@ class TestIssuer:
     # More kids the attacker key set claims (a jku token forged from a deployment's own token
     # carries that deployment's kid).
     attacker_kids: list[str] = field(default_factory=list)
+    # Every token exchange granted: (sub, resource, monotonic time).
+    exchanges: list[tuple[str, str, float]] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
     def __post_init__(self) -> None:
@@ -200,6 +210,57 @@ class TestIssuer:
             "id_token_signing_alg_values_supported": ["RS256"],
         }
 
+    def authorization_server_metadata(self) -> dict[str, Any]:
+        return {
+            "issuer": self.base_url,
+            "token_endpoint": self.base_url + TOKEN_PATH,
+            "jwks_uri": self.jwks_url,
+            "grant_types_supported": [TOKEN_EXCHANGE],
+            "token_endpoint_auth_methods_supported": ["none"],
+        }
+
+    def exchange(self, form: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        """RFC 8693: a token for ``resource`` on behalf of a subject token this issuer signed.
+
+        Public clients only (a test issuer has no client registry); the subject token must be
+        this issuer's, signed by its published key and unexpired.
+        """
+        if form.get("grant_type") != TOKEN_EXCHANGE:
+            return 400, {"error": "unsupported_grant_type"}
+        subject = form.get("subject_token") or ""
+        resource = form.get("resource") or form.get("audience") or ""
+        if not subject or not resource:
+            return 400, {
+                "error": "invalid_request",
+                "error_description": "subject_token and resource (or audience) are required",
+            }
+        try:
+            claims = jwt.decode(
+                subject, self.key.public_key(), algorithms=["RS256"], options={"verify_aud": False}
+            )
+        except jwt.PyJWTError as exc:
+            return 400, {"error": "invalid_grant", "error_description": type(exc).__name__}
+        sub = str(claims.get("sub") or "")
+        if not sub:
+            return 400, {"error": "invalid_grant", "error_description": "subject token has no sub"}
+        now = int(time.time())
+        token = self.mint(
+            sub,
+            aud=resource,
+            name=claims.get("name"),
+            email=claims.get("email"),
+            iat=now,
+            nbf=now - 5,
+            exp=now + EXCHANGED_LIFETIME,
+        )
+        self.exchanges.append((sub, resource, time.monotonic()))
+        return 200, {
+            "access_token": token,
+            "issued_token_type": ACCESS_TOKEN_TYPE,
+            "token_type": "Bearer",
+            "expires_in": EXCHANGED_LIFETIME,
+        }
+
     def start(self, port: int = 0) -> str:
         """Serve the JWKS on 127.0.0.1 (OSError when the port is taken); returns its URL."""
         issuer = self
@@ -212,14 +273,28 @@ class TestIssuer:
                     issuer.jwks_path: issuer.jwks,
                     DISCOVERY_PATH: issuer.discovery,
                     ATTACKER_PATH: issuer.attacker_jwks,
+                    AS_METADATA_PATH: issuer.authorization_server_metadata,
                 }
                 page = pages.get(path)
                 if page is None:
                     self.send_error(404)
                     return
-                body = json.dumps(page()).encode()
-                self.send_response(200)
+                self._json(200, page())
+
+            def do_POST(self) -> None:
+                if self.path.split("?", 1)[0] != TOKEN_PATH:
+                    self.send_error(404)
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(min(length, 64 * 1024)).decode("utf-8", "replace")
+                form = {k: v[0] for k, v in parse_qs(raw).items() if v}
+                self._json(*issuer.exchange(form))
+
+            def _json(self, status: int, page: Mapping[str, Any]) -> None:
+                body = json.dumps(page).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                self.send_header("Cache-Control", "no-store")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

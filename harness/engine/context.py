@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from harness.auth.issuer import TestIssuer
     from harness.engine.plan import Engine
     from harness.glass.box import GlassBox
+    from harness.glass.mcp_box import McpBox
     from harness.target.owned import OwnedTarget
 
 T = TypeVar("T")
@@ -30,6 +31,7 @@ class ProbeContext:
     observers: list[Callable[[Exchange], None]] = field(default_factory=list)
     issuer: TestIssuer | None = None  # the test issuer, when the deployment trusts it
     glass: GlassBox | None = None  # the model stub in glass-box mode
+    mcp: McpBox | None = None  # the MCP stub (--mcp-stub / --mcp-stub-url)
     owned: OwnedTarget | None = None  # the user's backend, when the harness started it
     # Started on demand by the probes that need them (the cold-start probe's spare server).
     extras: dict[str, Any] = field(default_factory=dict)

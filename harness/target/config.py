@@ -94,6 +94,11 @@ class Target:
     # Prompts that make the deployment show an app-specific feature (a widget only its own
     # tool renders): feature name -> user message, e.g. widgets -> "show me the weather".
     triggers: Mapping[str, str] = field(default_factory=dict)
+    # The MCP stub records what every tool call carries (docs/mcp.md). mcp_stub starts one and
+    # points the target the harness starts at it (MCP_SERVER_URL); mcp_stub_url reads a stub
+    # the user runs (`chatkit-harness mcp-stub --port P`).
+    mcp_stub: bool = False
+    mcp_stub_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.url:
@@ -113,6 +118,7 @@ class Target:
         if self.issuer_port is not None and not 0 <= self.issuer_port <= 65535:
             raise ConfigError(f"issuer port {self.issuer_port} is not a TCP port")
         self._check_model_stub()
+        self._check_mcp_stub()
         self._check_frontend_session()
 
     def _check_frontend_session(self) -> None:
@@ -155,6 +161,31 @@ class Target:
                 "deployment you run, start `chatkit-harness model-stub --port P`, give the "
                 "deployment OPENAI_BASE_URL=http://127.0.0.1:P/v1 and pass --model-stub-url "
                 "http://127.0.0.1:P/v1"
+            )
+
+    def _check_mcp_stub(self) -> None:
+        if self.mcp_stub_url:
+            parts = urlsplit(self.mcp_stub_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ConfigError(f"MCP stub URL {self.mcp_stub_url!r} is not an http(s) URL")
+            if self.mcp_stub:
+                raise ConfigError(
+                    "pass --mcp-stub (the harness runs the MCP stub) or --mcp-stub-url (you run "
+                    "it), not both"
+                )
+        if not self.mcp_stub:
+            return
+        if self.url and not self.start_command and not self.bundled:
+            raise ConfigError(
+                "--mcp-stub needs a target the harness starts (no --url, or --start); for a "
+                "deployment you run, start `chatkit-harness mcp-stub --port P`, set the "
+                "deployment's MCP server URL to http://127.0.0.1:P/mcp and pass --mcp-stub-url "
+                "http://127.0.0.1:P/mcp"
+            )
+        if not self.url and not self.glass_box:
+            raise ConfigError(
+                "--mcp-stub with the bundled reference server needs --model-stub too: its "
+                "offline model never calls tools"
             )
 
     @property
@@ -204,7 +235,7 @@ _SECRET_HEADERS = {"authorization", "cookie", "x-api-key", "api-key", "proxy-aut
 
 _FLOAT = {"timeout", "ttfb_threshold", "cold_start_threshold", "settle"}
 _INT = {"repeat", "issuer_port", "concurrency"}
-_BOOL = {"model_stub"}
+_BOOL = {"model_stub", "mcp_stub"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 

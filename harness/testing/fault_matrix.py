@@ -177,6 +177,23 @@ STUB_KILLS: dict[str, frozenset[str]] = {
     ),
 }
 
+# MCP mode (--model-stub --mcp-stub): the bundled server gets the MCP stub's tools
+# (MCP_SERVER_URL) and the model stub makes the tool calls. The MCP faults only change the MCP
+# wiring, so they are run in this mode alone; the correct server passes every mcp.* check.
+MCP_KILLS: dict[str, frozenset[str]] = {
+    # The seed's pattern: identity arrives, but through the model, and the raw session token
+    # goes to the model provider and to the tool server.
+    "mcp-token-in-prompt": frozenset(
+        {"mcp.identity-via-transport", "mcp.token-audience", "glass.no-secret-in-prompt"}
+    ),
+    # Nothing identifies the user; the checks built on an identity are blocked, not failed.
+    "mcp-no-identity": frozenset({"mcp.identity-reaches-tools"}),
+    # Whichever user comes first, the other one's calls act for them.
+    "mcp-shared-client": frozenset({"mcp.identity-reaches-tools", "mcp.no-cross-user"}),
+    "mcp-token-passthrough": frozenset({"mcp.token-audience"}),
+    "mcp-error-500": frozenset({"mcp.tool-error-clean"}),
+}
+
 # Checks whose failure is shown outside the reference server's fault modes: the browser
 # checks by broken fixture pages (tests/test_browser_matrix.py), the edge/origin and proxy
 # checks through real nginx and Next.js proxies (tests/test_proxies.py).
@@ -211,6 +228,11 @@ def proven_by(check_id: str) -> list[str]:
     faults += sorted(
         f"{f} (--model-stub)"
         for f, kills in STUB_KILLS.items()
+        if check_id in kills and check_id not in EXPECTED_KILLS.get(f, frozenset())
+    )
+    faults += sorted(
+        f"{f} (--mcp-stub)"
+        for f, kills in MCP_KILLS.items()
         if check_id in kills and check_id not in EXPECTED_KILLS.get(f, frozenset())
     )
     if check_id in PROVEN_ELSEWHERE:

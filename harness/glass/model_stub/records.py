@@ -46,6 +46,8 @@ class RecordedModelRequest:
     error: dict[str, Any] | None = None
     response_id: str | None = None
     reply: str | None = None
+    tool_call: dict[str, str] | None = None
+    """The function call the stub answered with (an MCP probe turn), else None."""
     finished_at: float | None = None
     """When the last byte was handed to the socket; ``None`` while streaming."""
     client_disconnected: bool = False

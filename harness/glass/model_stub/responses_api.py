@@ -11,6 +11,7 @@ from typing import Any
 
 from .reply import count_tokens
 from .sse import PlannedEvent
+from .tool_calls import PlannedToolCall
 
 
 def output_message(item_id: str, text: str | None) -> dict[str, Any]:
@@ -135,5 +136,63 @@ def plan_stream(
         PlannedEvent(
             e.event_type, {"type": e.event_type, **e.data, "sequence_number": n}, e.is_delta
         )
+        for n, e in enumerate(events)
+    ]
+
+
+def function_call_item(call: PlannedToolCall, *, done: bool) -> dict[str, Any]:
+    """The ``function_call`` output item; ``done=False`` gives the in-progress form."""
+    return {
+        "id": call.item_id,
+        "type": "function_call",
+        "status": "completed" if done else "in_progress",
+        "call_id": call.call_id,
+        "name": call.name,
+        "arguments": call.arguments if done else "",
+    }
+
+
+def plan_function_call_stream(
+    body: dict[str, Any],
+    *,
+    response_id: str,
+    created_at: int,
+    call: PlannedToolCall,
+    input_tokens: int,
+) -> list[PlannedEvent]:
+    """The event sequence of a streamed reply that is one function call."""
+    in_progress = response_object(
+        body, response_id=response_id, created_at=created_at, output=[], status="in_progress"
+    )
+    location = {"item_id": call.item_id, "output_index": 0}
+    final_item = function_call_item(call, done=True)
+    completed = response_object(
+        body,
+        response_id=response_id,
+        created_at=created_at,
+        output=[final_item],
+        status="completed",
+        input_tokens=input_tokens,
+        output_tokens=count_tokens(call.arguments),
+    )
+    events = [
+        PlannedEvent("response.created", {"response": in_progress}),
+        PlannedEvent("response.in_progress", {"response": in_progress}),
+        PlannedEvent(
+            "response.output_item.added",
+            {"output_index": 0, "item": function_call_item(call, done=False)},
+        ),
+        PlannedEvent(
+            "response.function_call_arguments.delta", {**location, "delta": call.arguments}
+        ),
+        PlannedEvent(
+            "response.function_call_arguments.done",
+            {**location, "name": call.name, "arguments": call.arguments},
+        ),
+        PlannedEvent("response.output_item.done", {"output_index": 0, "item": final_item}),
+        PlannedEvent("response.completed", {"response": completed}),
+    ]
+    return [
+        PlannedEvent(e.event_type, {"type": e.event_type, **e.data, "sequence_number": n})
         for n, e in enumerate(events)
     ]
