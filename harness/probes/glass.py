@@ -135,9 +135,10 @@ async def glass(ctx: ProbeContext) -> GlassProbe | None:
             break
     if thread_id:
         tid, want = thread_id, done_ids(*streams)
-        _, found.items, _ = await settle(
+        _, items, _ = await settle(
             lambda: ctx.main.list_items(tid), lambda r: holds(r, want), ctx.settle
         )
+        found.items = items
     found.every_call = await asyncio.to_thread(box.calls, 0, settle=0)
     return found
 

@@ -162,17 +162,17 @@ class RichReporter:
             c.print()
             c.print(Text(f"Blocked ({len(blocked)}, by an earlier failure):", style="bold"))
             for root, ids in _group_blocked(blocked).items():
-                line = Text(f"{MARKS[Outcome.BLOCKED]} by {root}: ", style=STYLES[Outcome.BLOCKED])
-                line.append(", ".join(ids))
-                c.print(line)
+                row = Text(f"{MARKS[Outcome.BLOCKED]} by {root}: ", style=STYLES[Outcome.BLOCKED])
+                row.append(", ".join(ids))
+                c.print(row)
         offered = [r for r in run.results if r.outcome is Outcome.NOT_OFFERED]
         if offered:
             c.print()
             c.print(Text(f"Not offered by the deployment ({len(offered)}):", style="bold"))
             for reason, ids in _group_skips(offered).items():
-                line = Text(f"{MARKS[Outcome.NOT_OFFERED]} {reason}: ", style="dim")
-                line.append(", ".join(ids))
-                c.print(line)
+                row = Text(f"{MARKS[Outcome.NOT_OFFERED]} {reason}: ", style="dim")
+                row.append(", ".join(ids))
+                c.print(row)
         skipped = [r for r in run.results if r.outcome is Outcome.SKIP]
         if skipped:
             c.print()
