@@ -95,6 +95,11 @@ class KeepAlive:
     steps: list[KeepAliveStep] = field(default_factory=list)
 
 
+def _observe(ctx: ProbeContext, ex: JsonResponse) -> None:
+    for callback in ctx.observers:
+        callback(ex)
+
+
 @probe("keepalive")
 async def keepalive(ctx: ProbeContext) -> KeepAlive:
     """A good request, then each bad body followed by a good one, all on the same socket."""
@@ -103,8 +108,22 @@ async def keepalive(ctx: ProbeContext) -> KeepAlive:
     errors = (ConnectionClosed, TimeoutError, OSError)
     try:
         async with OneConnection(ctx.main.url, ctx.target.timeout) as conn:
+
+            async def post(body: bytes, what: str) -> int:
+                # Recorded like every other request, so --artifacts holds all the target got.
+                ex = JsonResponse(f"{what} (raw connection)", body, dict(headers), ctx.main.url)
+                try:
+                    resp = await conn.post(body, headers)
+                except errors as exc:
+                    ex.transport_error = str(exc) or type(exc).__name__
+                    _observe(ctx, ex)
+                    raise
+                ex.status, ex.headers, ex.body = resp.status, list(resp.headers.items()), resp.body
+                _observe(ctx, ex)
+                return resp.status
+
             try:
-                out.first_status = (await conn.post(CONTROL, headers)).status
+                out.first_status = await post(CONTROL, "threads.list")
             except errors as exc:
                 out.first_error = str(exc) or type(exc).__name__
                 return out
@@ -112,8 +131,8 @@ async def keepalive(ctx: ProbeContext) -> KeepAlive:
                 step = KeepAliveStep(what)
                 out.steps.append(step)
                 try:
-                    step.bad_status = (await conn.post(body, headers)).status
-                    step.good_status = (await conn.post(CONTROL, headers)).status
+                    step.bad_status = await post(body, what)
+                    step.good_status = await post(CONTROL, "threads.list")
                 except errors as exc:
                     step.dropped = str(exc) or type(exc).__name__
                     return out
