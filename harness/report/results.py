@@ -167,7 +167,7 @@ class CheckResult:
         return data
 
 
-_NOT_RUN = frozenset({Outcome.SKIP, Outcome.NOT_OFFERED})
+_NOT_RUN = frozenset({Outcome.SKIP, Outcome.NOT_OFFERED, Outcome.BLOCKED})
 
 
 @dataclass
@@ -201,7 +201,7 @@ class RunResult:
                 reasons.setdefault(r.message.strip().splitlines()[0], r.id)
         n = len(self.results)
         what = "the selected check was" if n == 1 else f"all {n} selected checks were"
-        line = f"no check could run: {what} skipped"
+        line = f"no check could run: {what} skipped or blocked"
         if reasons:
             (first, first_id), others = next(iter(reasons.items())), len(reasons) - 1
             line += f" ({first_id}: {first}"
