@@ -238,3 +238,37 @@ def proven_by(check_id: str) -> list[str]:
     if check_id in PROVEN_ELSEWHERE:
         faults.append(PROVEN_ELSEWHERE[check_id])
     return faults
+
+
+# The areas of the whole-protocol checks (cancellation, paging, attachments, ...). Their faults
+# run in a matrix of their own that selects only these areas (tests/test_fault_matrix.py);
+# the other faults run with these areas left out.
+FEATURE_AREAS = frozenset(
+    {
+        "cancel",
+        "paging",
+        "retry",
+        "feedback",
+        "attachments",
+        "client-tools",
+        "structured-input",
+        "widgets",
+        "actions",
+        "transcribe",
+        "inference",
+        "events",
+        "thread-status",
+    }
+)
+
+
+def is_feature_check(check_id: str) -> bool:
+    return check_id.split(".", 1)[0] in FEATURE_AREAS
+
+
+def is_feature_fault(fault: str) -> bool:
+    """A fault of the whole-protocol features: every check it kills is in FEATURE_AREAS."""
+    kills = EXPECTED_KILLS.get(fault, frozenset()) | STUB_KILLS.get(fault, frozenset())
+    if fault.startswith("chat-only"):
+        return True
+    return bool(kills) and all(is_feature_check(c) for c in kills)
