@@ -42,6 +42,9 @@ def test_wheel_and_sdist_hold_the_whole_harness(dist: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in (
         "harness/browser/static/chatkit-standin.js",
+        "harness/report/html/templates/report.html.j2",
+        "harness/report/html/templates/report.css",
+        "harness/report/html/templates/report.js",
         "harness/py.typed",
         "harness/plugin.py",
         "scenarios/conftest.py",
