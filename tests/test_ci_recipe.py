@@ -135,7 +135,8 @@ def test_every_check_skipped_exits_2(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stdout + proc.stderr
     errors = proc.stderr.strip().splitlines()
     assert len(errors) == 1 and errors[0].startswith(
-        "chatkit-harness: error: no check could run: all 5 selected checks were skipped or blocked ("
+        "chatkit-harness: error: no check could run: "
+        "all 5 selected checks were skipped or blocked ("
     ), proc.stderr
     assert "--model-stub" in errors[0]
     assert "healthy" not in proc.stdout
