@@ -139,10 +139,13 @@ def test_context_in_prompt(evidence) -> None:
 def test_no_secret_in_prompt(evidence) -> None:
     probe = _ready(evidence["glass"])
     paced: PacedTurn | None = evidence["glass-pacing"]
-    calls = {c.index: c for c in probe.every_call + probe.calls}
+    # The glass conversation's own turns first, then every other call in arrival order:
+    # arrival order alone depends on which probe the engine happened to run first.
+    own = {c.index: c for c in probe.calls}
+    others = {c.index: c for c in probe.every_call if c.index not in own}
     if paced is not None:
-        calls.update((c.index, c) for c in paced.turn.calls)
-    for req in sorted(calls.values(), key=lambda c: c.index):
+        others.update((c.index, c) for c in paced.turn.calls if c.index not in own)
+    for req in [*own.values(), *sorted(others.values(), key=lambda c: c.index)]:
         leaks = secret_leaks(req, probe.secrets)
         if leaks:
             first = leaks[0]

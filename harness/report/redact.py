@@ -40,8 +40,11 @@ MIN_FRAGMENT = 12  # a cut-short secret is recognised from this many characters 
 _SECRET_HEADERS = {"authorization", "cookie", "set-cookie", "proxy-authorization", "x-api-key"}
 # A JWT anywhere in text: three base64url segments, the first starting with '{"' encoded.
 _JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
-# RFC 7235 token68 after "Bearer", ending where a token68 ends (not inside error="...").
-_BEARER_RE = re.compile(r"(?i)\b(bearer\s+)([A-Za-z0-9._~+/-]+=*)(?![A-Za-z0-9._~+/=\"-])")
+# RFC 7235 token68 after "Bearer", ending where a token68 ends; an auth-param
+# (error="invalid_token", realm=x) is not one: a name, "=", then a value.
+_BEARER_RE = re.compile(
+    r"(?i)\b(bearer\s+)(?![A-Za-z0-9_-]+=[^=\s,])([A-Za-z0-9._~+/-]+=*)(?![A-Za-z0-9._~+/=-])"
+)
 # What tells a credential from a word after "Bearer": a digit, a change of case, or an inner
 # separator ("xyz.abc"); "a Bearer token." and 'Bearer error="invalid_token"' have none.
 _CREDENTIAL_LIKE = re.compile(r"[0-9]|[a-z][A-Z]|[A-Z]{2}[a-z]|[A-Za-z0-9][._~+/-][A-Za-z0-9]")
