@@ -502,6 +502,9 @@ async def chatkit_engine(
     try:
         yield engine
     finally:
+        collector = request.config.pluginmanager.get_plugin(COLLECTOR_NAME)
+        if collector is not None:
+            collector.run.probes = engine.timings()
         await engine.close()
         await ctx.aclose()
 

@@ -165,6 +165,36 @@ async def test_a_probe_waiting_on_another_gives_its_slot_back() -> None:
     assert got == "test-engine-late"
 
 
+@probe("test-engine-shared-control")
+async def _shared_control(ctx: ProbeContext) -> str:
+    return await _flight(ctx).run("test-engine-shared-control", 0.05)
+
+
+@probe("test-engine-needs-control")
+async def _needs_control(ctx: ProbeContext) -> str:
+    # Like every auth probe: nothing to do before the shared control turn is done.
+    return str(await ctx.probe("test-engine-shared-control"))
+
+
+@pytest.mark.asyncio
+async def test_a_probe_others_wait_on_jumps_the_queue() -> None:
+    # Two slots, eight planned probes queued behind one that asks for an undeclared shared
+    # control: the control must run on the slot the asker gave back, not after the queue.
+    engine, _ = engine_for(2)
+    queue = [f"test-engine-worker-{i}" for i in range(8)]
+    engine.start(["test-engine-needs-control", *queue])
+    try:
+        got = await asyncio.wait_for(engine.get("test-engine-needs-control"), 5)
+        for name in queue:
+            await engine.get(name)
+    finally:
+        await engine.close()
+    assert got == "test-engine-shared-control"
+    control = engine.runs["test-engine-shared-control"]
+    before = [n for n in queue if engine.runs[n].started < control.started]
+    assert before == ["test-engine-worker-0"]  # the one that took the second slot at once
+
+
 # -- a real record phase -----------------------------------------------------------------------
 
 REAL_BUSY = ["first-turn", "conversation", "bad-requests", "unknown-thread", "keepalive"]
@@ -214,3 +244,9 @@ async def test_real_timing_probes_overlap_nothing(server: Launched, issuer: Test
     assert evidence["warm-ttfb"].turn.status == 200
     assert len(evidence["json-latency"].lists) == 3
     assert evidence["nothing-lost"].own_user  # the issuer is trusted: a user of its own
+    # The JSON report's "probes": every probe that ran, in start order, quiet ones last.
+    timings = engine.timings()
+    assert {t.name for t in timings} == set(runs)
+    assert [t.started for t in timings] == sorted(t.started for t in timings)
+    assert {t.name for t in timings[-len(REAL_QUIET) :]} == set(REAL_QUIET)
+    assert all(t.elapsed > 0 for t in timings)

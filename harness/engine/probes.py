@@ -30,6 +30,8 @@ class ProbeSpec:
     fn: ProbeFn
     quiet: bool
     doc: str
+    # Started before the other planned probes: every check waits on it (the first turn).
+    early: bool = False
 
 
 class ProbeRegistryError(Exception):
@@ -39,7 +41,7 @@ class ProbeRegistryError(Exception):
 _PROBES: dict[str, ProbeSpec] = {}
 
 
-def probe(name: str, *, quiet: bool = False) -> Callable[[F], F]:
+def probe(name: str, *, quiet: bool = False, early: bool = False) -> Callable[[F], F]:
     """Register ``fn(ctx) -> evidence`` as the probe ``name``."""
 
     def decorate(fn: F) -> F:
@@ -47,7 +49,7 @@ def probe(name: str, *, quiet: bool = False) -> Callable[[F], F]:
         if existing is not None and existing.fn.__qualname__ != fn.__qualname__:
             raise ProbeRegistryError(f"probe {name!r} is declared twice")
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        _PROBES[name] = ProbeSpec(name, fn, quiet, doc)
+        _PROBES[name] = ProbeSpec(name, fn, quiet, doc, early)
         return fn
 
     return decorate

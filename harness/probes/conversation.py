@@ -62,7 +62,7 @@ def usable(rec: RecordedStream | None) -> bool:
     return rec is not None and rec.status == 200 and not rec.transport_error and bool(rec.thread_id)
 
 
-@probe("first-turn")
+@probe("first-turn", early=True)
 async def first_turn(ctx: ProbeContext) -> RecordedStream:
     """threads.create as user A: the preflight's create, and turn 1 of the conversation."""
     return await ctx.main.create_thread(FIRST_MESSAGE)

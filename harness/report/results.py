@@ -170,6 +170,15 @@ class CheckResult:
 _NOT_RUN = frozenset({Outcome.SKIP, Outcome.NOT_OFFERED, Outcome.BLOCKED})
 
 
+@dataclass(frozen=True)
+class ProbeTiming:
+    name: str
+    quiet: bool
+    started: float  # seconds since the record phase began
+    elapsed: float
+    error: str = ""
+
+
 @dataclass
 class RunResult:
     target: str
@@ -179,6 +188,8 @@ class RunResult:
     strict: bool = False
     stale_baseline: list[str] = field(default_factory=list)
     harness_error: str = ""
+    # When each probe of the record phase ran: what made a run slow is a question users ask.
+    probes: list[ProbeTiming] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         out = {o.value: 0 for o in Outcome}

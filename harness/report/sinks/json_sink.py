@@ -39,6 +39,16 @@ def run_to_json(
         "stale_baseline": list(run.stale_baseline),
         "artifacts": artifacts,
         "checks": checks,
+        "probes": [
+            {
+                "name": t.name,
+                "quiet": t.quiet,
+                "started": round(t.started, 3),
+                "elapsed": round(t.elapsed, 3),
+                "error": t.error or None,
+            }
+            for t in run.probes
+        ],
     }
 
 
