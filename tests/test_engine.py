@@ -195,6 +195,26 @@ async def test_a_probe_others_wait_on_jumps_the_queue() -> None:
     assert before == ["test-engine-worker-0"]  # the one that took the second slot at once
 
 
+@probe("test-engine-restart", restarts=True)
+async def _restart(ctx: ProbeContext) -> str:
+    return await _flight(ctx).run("test-engine-restart", 0.02, quiet=True)
+
+
+@pytest.mark.asyncio
+async def test_a_probe_that_restarts_the_target_runs_after_every_quiet_probe() -> None:
+    # Started first, it still waits: a restart would take an in-memory store's threads with it.
+    engine, flight = engine_for(8)
+    engine.start(["test-engine-restart", *QUIET, "test-engine-slow"])
+    try:
+        for name in ["test-engine-restart", *QUIET]:
+            await engine.get(name)
+    finally:
+        await engine.close()
+    restart = engine.runs["test-engine-restart"]
+    assert restart.quiet and flight.beside_quiet["test-engine-restart"] == set()
+    assert all(restart.started >= engine.runs[q].finished for q in QUIET)
+
+
 # -- a real record phase -----------------------------------------------------------------------
 
 REAL_BUSY = ["first-turn", "conversation", "bad-requests", "unknown-thread", "keepalive"]

@@ -169,7 +169,7 @@ class Engine:
     async def _run(self, spec: ProbeSpec) -> Any:
         run = self.runs[spec.name]
         if spec.quiet:
-            await self._others_done(spec.name)
+            await self._others_done(spec.name, restarts=spec.restarts)
             assert self._quiet_lock is not None
             async with self._quiet_lock:
                 return await self._timed(spec, run)
@@ -192,13 +192,16 @@ class Engine:
         finally:
             run.finished = time.monotonic()
 
-    async def _others_done(self, me: str) -> None:
-        """Wait until no non-quiet probe is pending (new ones may start while we wait)."""
+    async def _others_done(self, me: str, restarts: bool = False) -> None:
+        """Wait until no non-quiet probe is pending (new ones may start while we wait); a
+        probe that restarts the target waits for the other quiet ones too."""
         while True:
             pending = [
                 t
                 for n, t in self._tasks.items()
-                if n != me and not t.done() and not self.runs[n].quiet
+                if n != me
+                and not t.done()
+                and (not self.runs[n].quiet or (restarts and not get_probe(n).restarts))
             ]
             if not pending:
                 return

@@ -32,6 +32,9 @@ class ProbeSpec:
     doc: str
     # Started before the other planned probes: every check waits on it (the first turn).
     early: bool = False
+    # It may restart the target (cold start): a quiet probe that runs after every other
+    # quiet probe, so no probe reads a thread an in-memory store lost in the restart.
+    restarts: bool = False
 
 
 class ProbeRegistryError(Exception):
@@ -41,7 +44,9 @@ class ProbeRegistryError(Exception):
 _PROBES: dict[str, ProbeSpec] = {}
 
 
-def probe(name: str, *, quiet: bool = False, early: bool = False) -> Callable[[F], F]:
+def probe(
+    name: str, *, quiet: bool = False, early: bool = False, restarts: bool = False
+) -> Callable[[F], F]:
     """Register ``fn(ctx) -> evidence`` as the probe ``name``."""
 
     def decorate(fn: F) -> F:
@@ -49,7 +54,7 @@ def probe(name: str, *, quiet: bool = False, early: bool = False) -> Callable[[F
         if existing is not None and existing.fn.__qualname__ != fn.__qualname__:
             raise ProbeRegistryError(f"probe {name!r} is declared twice")
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        _PROBES[name] = ProbeSpec(name, fn, quiet, doc, early)
+        _PROBES[name] = ProbeSpec(name, fn, quiet or restarts, doc, early, restarts)
         return fn
 
     return decorate

@@ -134,7 +134,7 @@ def _launcher(ctx: ProbeContext) -> tuple[Callable[[], Launched], str, bool] | N
     return None
 
 
-@probe("cold-start", quiet=True)
+@probe("cold-start", restarts=True)
 async def cold_start(ctx: ProbeContext) -> ColdStart | ColdStartUnavailable:
     """Start (or restart) the target, then its first turn and a few warm ones."""
     how = _launcher(ctx)
@@ -166,7 +166,7 @@ async def cold_start(ctx: ProbeContext) -> ColdStart | ColdStartUnavailable:
 
 @dataclass
 class JsonLatency:
-    created: RecordedStream  # a thread of the probe's own, so items.list has something to page
+    created: RecordedStream  # the thread items.list pages (the first turn's)
     lists: list[JsonResponse] = field(default_factory=list)  # threads.list limit=20
     items: list[JsonResponse] = field(default_factory=list)  # items.list limit=20
     limit: float = 1.0  # half of --ttfb-threshold
@@ -174,10 +174,13 @@ class JsonLatency:
 
 @probe("json-latency", quiet=True)
 async def json_latency(ctx: ProbeContext) -> JsonLatency:
-    """A short turn of its own, then threads.list and items.list three times each."""
-    # Its own thread, not the conversation's: a cold-start probe that restarted an owned
-    # target with an in-memory store just before may have taken that thread with it.
-    created = await ctx.main.create_thread(SAY_HI)
+    """threads.list and items.list three times each, on the first turn's thread."""
+    # The first turn's thread: no probe deletes it, and cold start (which may restart an
+    # owned target and lose an in-memory store) runs after every other quiet probe. A turn
+    # of its own would cost a model turn in the quiet phase, where nothing runs beside it.
+    created: RecordedStream = await ctx.probe("first-turn")
+    if created.status != 200 or created.thread_id is None:
+        created = await ctx.main.create_thread(SAY_HI)
     out = JsonLatency(created, limit=ctx.target.ttfb_threshold / 2)
     tid = created.thread_id
     if created.status != 200 or tid is None:
