@@ -27,6 +27,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from harness.auth.issuer import TestIssuer, decode_unverified, public_pem, thumbprint
 from harness.protocol.client import Exchange, JsonResponse, RecordedStream
+from harness.protocol.tls import tls_context
 from harness.target.config import Identity, Target
 
 CREDENTIAL_HEADERS = frozenset({"authorization", "cookie"})
@@ -244,7 +245,7 @@ def _stranger_key() -> rsa.RSAPrivateKey:
 async def fetch_rsa_keys(url: str, timeout: float) -> list[tuple[str, bytes]]:
     """(kid, PEM) of the RSA keys published at ``url``; empty when it cannot be read."""
     try:
-        async with httpx.AsyncClient(timeout=timeout) as http:
+        async with httpx.AsyncClient(timeout=timeout, verify=tls_context()) as http:
             resp = await http.get(url)
         data = resp.json()
     except (httpx.HTTPError, ValueError):

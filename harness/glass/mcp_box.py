@@ -17,6 +17,7 @@ import httpx
 
 from harness.glass.mcp_stub import RecordedToolCall
 from harness.glass.mcp_stub import remote as mcp_remote
+from harness.protocol.tls import tls_context
 
 if TYPE_CHECKING:
     from harness.glass.mcp_stub import McpStub
@@ -121,7 +122,7 @@ class KeySetFetcher:
 
     def get(self) -> Mapping[str, Any]:
         if time.monotonic() - self._fetched > self.refetch_after:
-            response = httpx.get(self.url, timeout=5.0)
+            response = httpx.get(self.url, timeout=5.0, verify=tls_context())
             response.raise_for_status()
             data = response.json()
             self._jwks = data if isinstance(data, dict) else {"keys": []}

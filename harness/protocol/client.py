@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from harness.protocol.sse import Framing, SSEEvent, SSEParser
+from harness.protocol.tls import tls_context
 from harness.target.config import Identity, Target
 
 # A ChatKit reply is kilobytes; 4 MiB leaves room for long answers and widgets while keeping a
@@ -234,7 +235,9 @@ class ChatKitClient:
         # ``on_exchange=other.on_exchange`` to a second client so it is recorded too.
         self.on_exchange = list(on_exchange)
         timeout = httpx.Timeout(target.timeout, connect=min(10.0, target.timeout))
-        self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        self._http = httpx.AsyncClient(
+            timeout=timeout, follow_redirects=False, verify=tls_context()
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -434,7 +437,7 @@ class ChatKitClient:
     def _fresh(self) -> httpx.AsyncClient:
         """A short-lived client for one retry: its own pool, so no other dead connection."""
         timeout = httpx.Timeout(self.target.timeout, connect=min(10.0, self.target.timeout))
-        return httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        return httpx.AsyncClient(timeout=timeout, follow_redirects=False, verify=tls_context())
 
     def _mark_retried(self, rec: Exchange) -> None:
         """The failed attempt still reached the target: observers see it, marked."""

@@ -6,6 +6,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from harness.protocol.tls import tls_context
+
 from .records import RecordedToolCall
 
 
@@ -16,10 +18,17 @@ def root_of(url: str) -> str:
 
 
 def fetch_calls(url: str, *, since: int = 0, timeout: float = 5.0) -> list[RecordedToolCall]:
-    response = httpx.get(f"{root_of(url)}/_stub/calls", params={"since": since}, timeout=timeout)
+    response = httpx.get(
+        f"{root_of(url)}/_stub/calls",
+        params={"since": since},
+        timeout=timeout,
+        verify=tls_context(),
+    )
     response.raise_for_status()
     return [RecordedToolCall.from_json(c) for c in response.json()["calls"]]
 
 
 def clear_calls(url: str, *, timeout: float = 5.0) -> None:
-    httpx.post(f"{root_of(url)}/_stub/clear", timeout=timeout).raise_for_status()
+    httpx.post(
+        f"{root_of(url)}/_stub/clear", timeout=timeout, verify=tls_context()
+    ).raise_for_status()

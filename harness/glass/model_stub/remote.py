@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 
+from harness.protocol.tls import tls_context
+
 from .records import RecordedModelRequest
 
 
@@ -19,14 +21,19 @@ def fetch_requests(
     base_url: str, *, since: int = 0, timeout: float = 5.0
 ) -> list[RecordedModelRequest]:
     response = httpx.get(
-        f"{_root(base_url)}/_stub/requests", params={"since": since}, timeout=timeout
+        f"{_root(base_url)}/_stub/requests",
+        params={"since": since},
+        timeout=timeout,
+        verify=tls_context(),
     )
     response.raise_for_status()
     return [RecordedModelRequest.from_json(r) for r in response.json()["requests"]]
 
 
 def clear_requests(base_url: str, *, timeout: float = 5.0) -> None:
-    httpx.post(f"{_root(base_url)}/_stub/clear", timeout=timeout).raise_for_status()
+    httpx.post(
+        f"{_root(base_url)}/_stub/clear", timeout=timeout, verify=tls_context()
+    ).raise_for_status()
 
 
 def configure(
@@ -44,7 +51,9 @@ def configure(
         "marker_pattern": marker_pattern,
     }
     payload = {k: v for k, v in settings.items() if v is not None}
-    response = httpx.post(f"{_root(base_url)}/_stub/config", json=payload, timeout=timeout)
+    response = httpx.post(
+        f"{_root(base_url)}/_stub/config", json=payload, timeout=timeout, verify=tls_context()
+    )
     response.raise_for_status()
     result: dict[str, Any] = response.json()
     return result
