@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.engine.preconditions import stream_problem
 from harness.protocol.client import Exchange, JsonResponse, RecordedStream
 from harness.report.redact import curl_command, redact_header
 from harness.report.results import fail
@@ -29,13 +30,8 @@ def stream_ok(
     rec: RecordedStream, what: str = "the stream", *, check_shapes: bool = True
 ) -> RecordedStream:
     """The stream answered 200, as SSE, and ended cleanly with at least one event."""
-    if rec.status != 200 or rec.transport_error or rec.truncated or not rec.events:
-        actual = f"HTTP {rec.status or 'no response'}"
-        if rec.transport_error:
-            actual += f", {rec.transport_error}"
-        if rec.truncated:  # a never-ending or oversized body: the harness stopped reading
-            actual += ", the body exceeded the harness's size cap and was cut off"
-        actual += f", {len(rec.events)} events"
+    actual = stream_problem(rec)
+    if actual is not None:
         fail(
             f"{what} did not complete",
             expected="HTTP 200 with a complete event stream",

@@ -22,24 +22,36 @@ UPDATE = "protocol.update-title"
 MISSING_TOKEN = "auth.missing-token"
 
 
+def stream_problem(rec: RecordedStream) -> str | None:
+    """Why ``rec`` cannot be read as a whole stream, in words; None when it completed.
+
+    One wording for both uses: the root check failing on it (expect.stream_ok) and every
+    check blocked by that root.
+    """
+    if rec.status == 200 and not rec.transport_error and not rec.truncated and rec.events:
+        return None
+    parts = [f"HTTP {rec.status or 'no response'}"]
+    if rec.transport_error:
+        parts.append(rec.transport_error)
+    if rec.truncated:  # a never-ending or oversized body: the harness stopped reading
+        parts.append("the body exceeded the harness's size cap and was cut off")
+    parts.append(f"{len(rec.events)} events")
+    return ", ".join(parts)
+
+
 def describe(ex: Exchange | None) -> str:
     if ex is None:
         return "was never sent"
+    if isinstance(ex, RecordedStream):
+        problem = stream_problem(ex) or f"HTTP {ex.status}, {len(ex.events)} events"
+        return f"answered {problem}" if ex.status else f"failed ({problem})"
     if ex.transport_error:
         return f"failed ({ex.transport_error})"
-    n = len(ex.events) if isinstance(ex, RecordedStream) else 0
-    tail = f", {n} events" if isinstance(ex, RecordedStream) else ""
-    return f"answered HTTP {ex.status}{tail}"
+    return f"answered HTTP {ex.status}"
 
 
 def stream_usable(rec: RecordedStream | None) -> bool:
-    return (
-        rec is not None
-        and rec.status == 200
-        and not rec.transport_error
-        and not rec.truncated
-        and bool(rec.events)
-    )
+    return rec is not None and stream_problem(rec) is None
 
 
 def needs_stream(rec: RecordedStream | None, root: str, what: str) -> RecordedStream:
