@@ -52,7 +52,7 @@ from harness.auth.probing import (
 from harness.engine.context import ProbeContext, settle
 from harness.engine.preconditions import stream_usable
 from harness.engine.probes import probe
-from harness.probes.conversation import done_ids, page_ids
+from harness.probes.conversation import done_ids, page_ids, settled_view
 from harness.protocol.client import (
     STREAMING_TYPES,
     ChatKitClient,
@@ -533,10 +533,7 @@ async def snapshot(
     listed_of: Callable[[], Awaitable[JsonResponse]] = lambda: s.json(  # noqa: E731
         "threads.list", {"limit": 100, "order": "desc"}, who
     )
-    (_, items, _), (_, listed, _) = await asyncio.gather(
-        settle(items_of, lambda r: r.status == 200 and set(want) <= set(page_ids(r)), ctx.settle),
-        settle(listed_of, lambda r: thread_id in page_ids(r), ctx.settle),
-    )
+    items, listed = await settled_view(items_of, listed_of, thread_id, want, ctx.settle)
     return Snapshot(items, listed, list(want))
 
 

@@ -8,6 +8,8 @@ its own (``protocol.read-your-writes``).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from harness.engine.context import ProbeContext, settle
@@ -41,6 +43,23 @@ def page_ids(resp: JsonResponse | None) -> list[str]:
 def holds(resp: JsonResponse, ids: list[str]) -> bool:
     """A page that holds every id in ``ids`` (a settled read of what the streams finished)."""
     return resp.status == 200 and set(ids) <= set(page_ids(resp))
+
+
+async def settled_view(
+    items_of: Callable[[], Awaitable[JsonResponse]],
+    listed_of: Callable[[], Awaitable[JsonResponse]],
+    thread_id: str,
+    want: list[str],
+    within: float,
+) -> tuple[JsonResponse, JsonResponse]:
+    """A thread as its owner sees it once the store caught up, the "before" of every
+    comparison: items.list holding ``want`` (what its streams finished) and threads.list
+    holding the thread, read side by side."""
+    (_, items, _), (_, listed, _) = await asyncio.gather(
+        settle(items_of, lambda r: holds(r, want), within),
+        settle(listed_of, lambda r: thread_id in page_ids(r), within),
+    )
+    return items, listed
 
 
 @dataclass

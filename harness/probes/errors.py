@@ -14,7 +14,7 @@ from typing import Any
 
 from harness.engine.context import ProbeContext, settle
 from harness.engine.probes import probe
-from harness.probes.conversation import done_ids, holds, page_ids
+from harness.probes.conversation import done_ids, settled_view
 from harness.protocol.client import ChatKitClient, JsonResponse, RecordedStream
 from harness.protocol.rawhttp import ConnectionClosed, OneConnection
 from harness.target.config import Identity
@@ -220,11 +220,9 @@ async def nothing_lost(ctx: ProbeContext) -> NothingLost:
     if created.status != 200 or created.transport_error or tid is None:
         return out
     want = done_ids(created)
-    _, items, _ = await settle(lambda: client.list_items(tid), lambda r: holds(r, want), ctx.settle)
-    _, listed, _ = await settle(
-        lambda: client.list_threads(), lambda r: tid in page_ids(r), ctx.settle
+    out.items_before, out.listed_before = await settled_view(
+        lambda: client.list_items(tid), lambda: client.list_threads(), tid, want, ctx.settle
     )
-    out.items_before, out.listed_before = items, listed
     for body in (
         {"type": "threads.delete", "params": {"thread_id": "thr_missing_harness"}},
         {"type": "threads.update", "params": {"thread_id": "thr_missing_harness", "title": "x"}},
