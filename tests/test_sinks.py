@@ -277,3 +277,26 @@ def test_github_emit_writes_annotations_and_summary(tmp_path: Path) -> None:
     printed.clear()
     github.emit(sample_run(), [SECRET], write=printed.append, env={})
     assert printed == []
+
+
+def test_a_slow_run_names_its_longest_probes() -> None:
+    """Past 30 s, one line before the verdict says which probes the run waited on."""
+    from dataclasses import replace
+
+    from harness.report.results import ProbeTiming
+
+    run = passing_run()
+    run.probes = [
+        ProbeTiming("first-turn", False, 0.0, 1.2),
+        ProbeTiming("paging", False, 0.1, 42.7),
+        ProbeTiming("warm-ttfb", True, 43.0, 0.2),
+        ProbeTiming("retry", False, 0.1, 19.1),
+        ProbeTiming("glass", False, 0.2, 18.9),
+    ]
+    slow = lines_text(replace(run, duration=45.0)).splitlines()
+    assert slow[-2].startswith(
+        "the run took 45 s; longest probes: paging 42.7 s, retry 19.1 s, glass 18.9 s"
+    )
+    assert slow[-1].startswith("✓ chatkit deployment healthy")
+    quick = lines_text(replace(run, duration=12.0)).splitlines()
+    assert "longest probes" not in "\n".join(quick)

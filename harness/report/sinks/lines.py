@@ -13,7 +13,7 @@ from typing import TextIO
 
 from harness.report.redact import redact_text
 from harness.report.results import CheckResult, Outcome, RunResult
-from harness.report.sinks.text import verdict_lines
+from harness.report.sinks.text import slow_line, verdict_lines
 
 MARKS = {
     Outcome.PASS: "✓",
@@ -72,5 +72,8 @@ class LinePrinter:
             self._p(f"    known failure: {r.baseline_reason}")
 
     def verdict(self, run: RunResult) -> None:
+        slow = slow_line(run)
+        if slow and not run.harness_error:
+            self._p(slow)
         for line in verdict_lines(run):
             self._p(line)

@@ -27,7 +27,13 @@ from rich.text import Text
 from harness.report.results import CheckResult, Outcome, RunResult
 from harness.report.sinks.lines import MARKS
 from harness.report.sinks.redacted import redact_result, redact_run
-from harness.report.sinks.text import Part, failure_blocks, skip_reason, verdict_lines
+from harness.report.sinks.text import (
+    Part,
+    failure_blocks,
+    skip_reason,
+    slow_line,
+    verdict_lines,
+)
 
 STYLES = {
     Outcome.PASS: "green",
@@ -182,6 +188,9 @@ class RichReporter:
                 skip.append(", ".join(ids))
                 c.print(skip)
         c.print()
+        slow = slow_line(run)
+        if slow and not run.harness_error:
+            c.print(Text(slow, style="dim"))
         lines = verdict_lines(run)
         for i, line in enumerate(lines):
             text = Text(line, style="bold green" if line.startswith("✓") else "bold red")

@@ -107,6 +107,22 @@ def broken(run: RunResult) -> list[CheckResult]:
     return bad
 
 
+SLOW_RUN_S = 30.0  # a run longer than this says which probes took the time
+
+
+def slow_line(run: RunResult) -> str | None:
+    """Which probes a slow run waited on (runs of real deployments took minutes, and the
+    first question is why); None for a run that was quick or recorded no probes."""
+    if run.duration < SLOW_RUN_S or not run.probes:
+        return None
+    longest = sorted(run.probes, key=lambda t: t.elapsed, reverse=True)[:3]
+    names = ", ".join(f"{t.name} {t.elapsed:.1f} s" for t in longest)
+    return (
+        f"the run took {run.duration:.0f} s; longest probes: {names} (every probe's time is in "
+        'the JSON report\'s "probes"; --concurrency sets how many run side by side)'
+    )
+
+
 def verdict_lines(run: RunResult) -> list[str]:
     """The closing lines every terminal sink prints; the first word is ✓ or ✗."""
     if run.harness_error:
