@@ -99,9 +99,8 @@ class SqlAttachmentStore(AttachmentStore[RequestContext]):
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
         # The bytes go with the metadata row (SqlStore.delete_attachment); this only makes
-        # an unknown id a 404 before anything is touched.
-        if self.cfg.has(Fault.ATTACHMENT_DELETE_SILENT):
-            return
+        # an unknown id a 404 before anything is touched. (attachment-delete-silent lives in
+        # the server's request handler: the SDK deletes the row after this, which checks too.)
         await self.store.load_attachment(attachment_id, context)
 
 

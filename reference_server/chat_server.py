@@ -27,6 +27,7 @@ from chatkit.types import (
     AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
     Attachment,
+    AttachmentsDeleteReq,
     AudioInput,
     ChatKitReq,
     ClientToolCallItem,
@@ -570,6 +571,11 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
                 yield StreamOptionsEvent(stream_options=self.get_stream_options(thread, context))
                 return
             raise ValueError(f"Last thread item in {thread.id} was not a ClientToolCallItem")
+        if not self.cfg.has(Fault.TOOL_OUTPUT_IGNORED):
+            # tool-output-cut-stream breaks only the no-pending case.
+            async for event in super()._process_streaming_impl(request, context):
+                yield event
+            return
         # tool-output-ignored: the output is never saved, the agent runs as if it were.
         async for event in self._respond_events(thread, None, context):
             yield event
@@ -651,4 +657,10 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
             thread = await self.store.load_thread(request.params.thread_id, context)
             thread.title = request.params.title
             return self._serialize(self._to_thread_response(thread))  # never saved
+        if cfg.has(Fault.ATTACHMENT_DELETE_SILENT) and isinstance(request, AttachmentsDeleteReq):
+            # A hand-rolled delete that treats "nothing to delete" as done.
+            try:
+                return await super()._process_non_streaming(request, context)
+            except NotFoundError:
+                return b"{}"
         return await super()._process_non_streaming(request, context)

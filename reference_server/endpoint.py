@@ -210,6 +210,10 @@ class ChatKitEndpoint:
         except NotFoundError:
             if parsed.type == "threads.delete" and cfg.has(Fault.DELETE_WRONG_THREAD):
                 return await self._delete_active_thread(context)
+            if parsed.type in ("threads.update", "threads.delete") and cfg.has(
+                Fault.UNKNOWN_THREAD_SILENT
+            ):
+                return Response(content=b"{}", media_type="application/json")
             return json_error(404, "not_found", f"thread {thread_id} not found")
         # An unknown item: retry_after_item would otherwise stream an empty 200.
         item_id = getattr(parsed.params, "item_id", None)

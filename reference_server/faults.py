@@ -85,6 +85,7 @@ class Fault(StrEnum):
     MALFORMED_STREAM_EXTRAS = "malformed-stream-extras"
     EXTRAS_STORED = "extras-stored"
     CLOSED_THREAD_ACCEPTS = "closed-thread-accepts"
+    UNKNOWN_THREAD_SILENT = "unknown-thread-silent"
     CHAT_ONLY = "chat-only"
     CHAT_ONLY_500 = "chat-only-500"
     REFUSE_ALL = "refuse-all"
@@ -218,6 +219,8 @@ DESCRIPTIONS: dict[Fault, str] = {
     "with a wrong field each",
     Fault.EXTRAS_STORED: "a notice is also stored in the thread as an assistant message",
     Fault.CLOSED_THREAD_ACCEPTS: "closed threads take new messages like active ones",
+    Fault.UNKNOWN_THREAD_SILENT: "threads.update and threads.delete of an unknown thread "
+    "answer {} (an UPDATE/DELETE whose row count nobody reads)",
     Fault.CHAT_ONLY: "only chat: every other request type is answered 501 and no keyword "
     "feature is on",
     Fault.CHAT_ONLY_500: "only chat, and every other request type is answered 500",

@@ -145,7 +145,20 @@ def test_isolated(evidence) -> None:
     if ev.first.id in held:
         fail("user B's message carries user A's attachment", evidence=evidence_of(ev.b_use))
     refused_cleanly(ev.b_use, "user B's message with user A's attachment")
-    refused_cleanly(ev.b_delete, "user B deleting user A's attachment")
+    if ev.b_delete is None or ev.a_delete is None:
+        return
+    # Judged by its effect: a delete that B is told succeeded but that removed nothing is the
+    # delete-unknown pitfall (attachments.delete-unknown), not a breach.
+    if accepted(ev.b_delete) and not accepted(ev.a_delete):
+        fail(
+            "user B deleted user A's attachment",
+            expected="user B's attachments.delete refused, user A's file kept",
+            actual=f"B's delete: HTTP {ev.b_delete.status}; "
+            f"A's delete afterwards: HTTP {ev.a_delete.status}",
+            evidence=evidence_of(ev.b_delete),
+        )
+    if not accepted(ev.b_delete):
+        refused_cleanly(ev.b_delete, "user B deleting user A's attachment")
 
 
 @check(

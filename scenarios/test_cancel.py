@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from harness.engine.expect import evidence_of, stream_ok
 from harness.engine.preconditions import CREATE, needs_stream, needs_thread
-from harness.probes.cancel import Cancel
+from harness.probes.cancel import SENT, Cancel
 from harness.probes.features import item_text, page_items
 from harness.protocol.client import RecordedStream
 from harness.registry import MUST, SHOULD, check
@@ -17,6 +17,14 @@ from harness.report.results import fail, untestable
 
 REF = "openai-chatkit 1.6.5 chatkit/server.py _process_events, handle_stream_cancelled"
 HIDDEN = ("sdk_hidden_context", "hidden_context_item")
+
+
+def _mentions_stop(text: str) -> bool:
+    """A model input text that tells of the stop: not one of the harness's own messages."""
+    low = text.lower()
+    if any(sent.lower() in low for sent in SENT):
+        return False
+    return "cancel" in low or "stopped" in low
 
 
 def _stopped(ev: Cancel) -> RecordedStream:
@@ -145,11 +153,7 @@ def test_model_told(evidence) -> None:
     if ev.calls is None:
         untestable("needs glass-box mode (--model-stub)")
     _stopped(ev)
-    told = [
-        c
-        for c in ev.calls
-        if any("cancel" in t.lower() or "stopped" in t.lower() for t in c.user_texts())
-    ]
+    told = [c for c in ev.calls if any(_mentions_stop(t) for t in c.user_texts())]
     if not told:
         fail(
             "no model request after the stop mentions the cancellation",

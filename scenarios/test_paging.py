@@ -1,13 +1,13 @@
 """The history panel's paging: threads.list and items.list with limit, after, has_more, order.
 
-Judgments only: evidence from harness/probes/paging.py (26 threads, 26 items, pages of 7).
+Judgments only: evidence from harness/probes/paging.py (16 threads, 16 items, pages of 5).
 """
 
 from __future__ import annotations
 
 from harness.engine.expect import evidence_of
 from harness.engine.preconditions import CREATE
-from harness.probes.paging import Paging, Walk
+from harness.probes.paging import PAGE, THREADS, TURNS, Paging, Walk
 from harness.registry import MUST, check
 from harness.report.results import blocked, fail
 
@@ -34,7 +34,7 @@ def _judge(walks: list[Walk], expected: list[str], what: str) -> None:
         if dup or missing:
             fail(
                 f"paging {what} in {w.order} order did not visit every entry exactly once",
-                expected=f"each of the {len(expected)} entries once, over pages of 7",
+                expected=f"each of the {len(expected)} entries once, over pages of {PAGE}",
                 actual=f"{len(dup)} repeated, {len(missing)} missing, {len(w.pages)} pages",
                 evidence=f"repeated: {dup[:5]}\nmissing: {missing[:5]}\n"
                 + evidence_of(w.pages[-1]),
@@ -59,8 +59,10 @@ def _judge(walks: list[Walk], expected: list[str], what: str) -> None:
 )
 def test_threads(evidence) -> None:
     ev: Paging = evidence["paging"]
-    if len(ev.thread_ids) < 25:
-        blocked(CREATE, f"only {len(ev.thread_ids)} of 26 threads.create calls opened a thread")
+    if len(ev.thread_ids) < THREADS - 1:
+        blocked(
+            CREATE, f"only {len(ev.thread_ids)} of {THREADS} threads.create calls opened a thread"
+        )
     _judge(ev.thread_walks, ev.thread_ids, "threads.list")
 
 
@@ -76,10 +78,10 @@ def test_threads(evidence) -> None:
 )
 def test_items(evidence) -> None:
     ev: Paging = evidence["paging"]
-    if ev.item_thread is None or len(ev.item_ids) < 25:
+    if ev.item_thread is None or len(ev.item_ids) < 2 * TURNS - 1:
         blocked(
             "protocol.add-user-message",
-            f"the paging thread holds {len(ev.item_ids)} streamed items, not 26",
+            f"the paging thread holds {len(ev.item_ids)} streamed items, not {2 * TURNS}",
         )
     _judge(ev.item_walks, ev.item_ids, "items.list")
 

@@ -375,6 +375,36 @@ def test_closed_thread_refuses_new_messages(alice: Api) -> None:
     assert len(alice.items(tid)) == 2
 
 
+def test_unknown_thread_json_requests_are_404(alice: Api) -> None:
+    for type_, params in (
+        ("threads.get_by_id", {}),
+        ("items.list", {"limit": 5}),
+        ("threads.update", {"title": "x"}),
+        ("threads.delete", {}),
+    ):
+        r = alice.json(type_, {"thread_id": "thr_nope", **params})
+        assert r.status_code == 404, (type_, r.text)
+
+
+@pytest.mark.parametrize(
+    ("fault", "type_", "params"),
+    [
+        (Fault.UNKNOWN_THREAD_SILENT, "threads.update", {"thread_id": "thr_nope", "title": "x"}),
+        (Fault.UNKNOWN_THREAD_SILENT, "threads.delete", {"thread_id": "thr_nope"}),
+        (Fault.ATTACHMENT_DELETE_SILENT, "attachments.delete", {"attachment_id": "atc_nope"}),
+    ],
+)
+def test_silent_faults_answer_200_for_unknown_ids(
+    key_path: Path, fault: Fault, type_: str, params: dict[str, Any]
+) -> None:
+    cfg = ServerConfig(
+        db_path=":memory:", dev_key_path=key_path, token_delay=0, faults=frozenset({fault})
+    )
+    with serve_in_thread(cfg) as url:
+        r = Api(url, key_path, "erin").json(type_, params)
+        assert (r.status_code, r.json()) == (200, {})
+
+
 @pytest.mark.parametrize(("fault", "status"), [(Fault.CHAT_ONLY, 501), (Fault.CHAT_ONLY_500, 500)])
 def test_chat_only_answers_the_rest(key_path: Path, fault: Fault, status: int) -> None:
     cfg = ServerConfig(

@@ -49,7 +49,9 @@ class Attachments:
     b_get: JsonResponse | None = None  # user B reads A's upload URL
     b_put: JsonResponse | None = None  # user B writes to A's upload URL
     b_use: RecordedStream | None = None  # user B sends a message with A's attachment
-    b_delete: JsonResponse | None = None
+    b_delete: JsonResponse | None = None  # user B deletes A's `target` attachment
+    target: Upload | None = None  # A's file that B tries to delete (not the one A goes on using)
+    a_delete: JsonResponse | None = None  # then A deletes it: a 4xx means B's delete went through
     thread_deleted: JsonResponse | None = None
     reuse: RecordedStream | None = None  # A reuses it after deleting the thread that held it
 
@@ -105,7 +107,12 @@ async def attachments(ctx: ProbeContext) -> Attachments:
             ev.b_get = await b.send("GET", url)
             ev.b_put = await b.send("PUT", url, b"overwritten by user B")
         ev.b_use = await b.create_thread("Read this file.", attachments=[first.id])
-        ev.b_delete = await b.delete_attachment(first.id)
+        # B tries to delete a file of A's own, so that a delete that goes through is seen by
+        # its effect (A can no longer delete it) and does not break A's use of `first`.
+        ev.target = await upload(c, f"harness-keep-{tag}.txt", b"a file user B must not delete")
+        if ev.target.id is not None:
+            ev.b_delete = await b.delete_attachment(ev.target.id)
+            ev.a_delete = await c.delete_attachment(ev.target.id)
     mark = ctx.glass.mark() if ctx.glass is not None else None
     ev.used = await c.create_thread(
         f"Please read the attached file {name}.", attachments=[first.id]

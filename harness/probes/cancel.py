@@ -17,6 +17,11 @@ CANCEL_PROMPT = "Please write a long answer about these words: " + " ".join(
     f"word{n}" for n in range(150)
 )
 STOP_AFTER_DELTAS = 3
+# The harness's own messages name neither a cancellation nor a stop, so that a model input
+# that does mention one (cancel.model-told) can only have it from the deployment.
+FIRST_PROMPT = "A thread whose next reply the harness will cut short."
+NEXT_PROMPT = "Are you still there? Answer briefly."
+SENT = (FIRST_PROMPT, CANCEL_PROMPT, NEXT_PROMPT)
 
 
 def _partial_stored(resp: JsonResponse) -> bool:
@@ -39,13 +44,13 @@ class Cancel:
 async def cancel(ctx: ProbeContext) -> Cancel:
     """Stop a reply after a few deltas; read the items; talk again on the same thread."""
     c = ctx.main
-    created, tid = await new_thread(c, "A thread whose next reply will be stopped.")
+    created, tid = await new_thread(c, FIRST_PROMPT)
     if tid is None:
         return Cancel(created)
     stopped = await c.add_user_message(tid, CANCEL_PROMPT, stop_after_deltas=STOP_AFTER_DELTAS)
     mark = ctx.glass.mark() if ctx.glass is not None else None
     _, items, _ = await settle(lambda: items_of(c, tid), _partial_stored, ctx.settle)
-    next_turn = await c.add_user_message(tid, "Are you still there? Answer briefly.")
+    next_turn = await c.add_user_message(tid, NEXT_PROMPT)
     after = await items_of(c, tid)
     calls = None
     if ctx.glass is not None and mark is not None:

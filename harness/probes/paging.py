@@ -1,4 +1,4 @@
-"""History paging: 25+ threads and 25+ items walked with limit/after in both orders."""
+"""History paging: 16 threads and 16 items walked with limit/after in both orders."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from harness.probes.features import done_items, page_items
 from harness.protocol.client import ChatKitClient, JsonResponse, RecordedStream
 from harness.target.config import Identity
 
-THREADS = 26
-TURNS = 13  # 26 items: a user message and a reply each
-PAGE = 7
+# Four pages each way, three page boundaries: enough for a cursor off by one (<= for <) or
+# one that ignores order or has_more; each thread and turn costs a full agent turn.
+THREADS = 16
+TURNS = 8  # 16 items: a user message and a reply each
+PAGE = 5
 MAX_PAGES = 30  # a pager that never ends stops here
 
 

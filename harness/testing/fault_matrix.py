@@ -81,7 +81,8 @@ EXPECTED_KILLS: dict[str, frozenset[str]] = {
     "structured-input-resubmit": frozenset({"structured-input.not-pending"}),
     "invalid-widget": frozenset({"widgets.schema"}),
     "action-item-unscoped": frozenset({"actions.other-user"}),
-    "action-missing-item-500": frozenset({"actions.unknown-item"}),
+    # User B's action names A's widget, which is missing from B's thread: the same 500.
+    "action-missing-item-500": frozenset({"actions.unknown-item", "actions.other-user"}),
     "action-not-saved": frozenset({"actions.custom", "actions.sync"}),
     "transcribe-unchecked": frozenset({"transcribe.bad-input"}),
     "transcribe-wrong-shape": frozenset({"transcribe.accepted"}),
@@ -90,6 +91,7 @@ EXPECTED_KILLS: dict[str, frozenset[str]] = {
     ),
     "extras-stored": frozenset({"events.not-stored"}),
     "closed-thread-accepts": frozenset({"thread-status.closed"}),
+    "unknown-thread-silent": frozenset({"lookups.unknown-thread"}),
     # Only chat: 501 for the rest makes those features not offered (no fail); 500 fails them.
     "chat-only": frozenset(),
     "chat-only-500": frozenset(
@@ -258,6 +260,7 @@ FEATURE_AREAS = frozenset(
         "inference",
         "events",
         "thread-status",
+        "lookups",
     }
 )
 
