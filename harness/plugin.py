@@ -593,6 +593,7 @@ def _failure_fields(exc: AssertionError) -> dict[str, str]:
             "actual": exc.actual,
             "evidence": exc.evidence,
             "repro": exc.repro,
+            "fix": exc.fix,
         }
     # A plain assert: pytest's rewritten message is the best account we have.
     return {"message": str(exc).strip()[:2000]}
@@ -671,6 +672,7 @@ class ResultCollector:
             result.actual = fields.get("actual", "")
             result.evidence = fields.get("evidence", "")
             result.repro = fields.get("repro", "")
+            result.fix = fields.get("fix") or result.fix
         elif "chatkit_harness_error" in props:
             result.message = str(props["chatkit_harness_error"])
         elif "chatkit_error" in props:

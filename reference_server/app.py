@@ -19,7 +19,7 @@ from .db import normalize_database_url, sqlite_url
 from .dev_issuer import DevKey, load_dev_key
 from .endpoint import ChatKitEndpoint
 from .keysets import KeySet, RemoteKeySet, StaticKeySet
-from .model_factory import build_model
+from .model_factory import build_model, warm_model
 from .request_log import RequestLogMiddleware
 from .store import SqlStore
 
@@ -48,13 +48,16 @@ class Resources:
         self._started = False
 
     async def start(self) -> None:
-        """Create tables and (unless the cold-start fault is on) warm the pool."""
+        """Create tables and (unless the cold-start fault is on) warm the pool and the clients."""
         if self._started:
             return
         from .faults import Fault
 
-        await self.store.start(warm=not self.cfg.has(Fault.COLD_START))
-        if self.server.mcp is not None and not self.cfg.has(Fault.COLD_START):
+        warm = not self.cfg.has(Fault.COLD_START)
+        await self.store.start(warm=warm)
+        if warm:
+            warm_model(self.server.model)
+        if self.server.mcp is not None and warm:
             await self.server.mcp.warm()
         self._started = True
 

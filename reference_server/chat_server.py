@@ -47,6 +47,7 @@ from chatkit.types import (
     SyncCustomActionResponse,
     ThreadCreatedEvent,
     ThreadItem,
+    ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemReplacedEvent,
     ThreadItemUpdatedEvent,
@@ -134,6 +135,32 @@ def _is_text_delta(event: ThreadStreamEvent) -> bool:
     return isinstance(event, ThreadItemUpdatedEvent) and isinstance(
         event.update, AssistantMessageContentPartTextDelta
     )
+
+
+class _DonePerChunk:
+    """done-per-chunk fault: a hand-written stream converter that finishes the assistant
+    message after every text chunk (thread.item.done with the text so far, same item id)."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, tuple[AssistantMessageItem, str]] = {}
+
+    def after(self, event: ThreadStreamEvent) -> ThreadItemDoneEvent | None:
+        """The extra thread.item.done to send after ``event``, if any."""
+        if isinstance(event, ThreadItemAddedEvent) and isinstance(event.item, AssistantMessageItem):
+            self._open[event.item.id] = (event.item, "")
+        elif isinstance(event, ThreadItemDoneEvent):
+            self._open.pop(event.item.id, None)
+        elif (
+            isinstance(event, ThreadItemUpdatedEvent)
+            and isinstance(event.update, AssistantMessageContentPartTextDelta)
+            and event.item_id in self._open
+        ):
+            item, text = self._open[event.item_id]
+            text += event.update.delta
+            self._open[item.id] = (item, text)
+            partial = item.model_copy(update={"content": [AssistantMessageContent(text=text)]})
+            return ThreadItemDoneEvent(item=partial)
+        return None
 
 
 class _Converter(ThreadItemConverter):
@@ -387,13 +414,25 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
             force_fake=cfg.has(Fault.FAKE_ITEM_IDS),
         )
         deltas = 0
+        per_chunk = _DonePerChunk() if cfg.has(Fault.DONE_PER_CHUNK) else None
         try:
             async for event in stream_agent_response(agent_context, result):
                 if _is_text_delta(event):
                     deltas += 1
                     if cfg.has(Fault.LOST_DELTAS) and deltas % LOST_DELTA_EVERY == 0:
                         continue  # a lossy relay: the final item.done still has all the text
-                yield rewrite_id(event)
+                event = rewrite_id(event)
+                yield event
+                extra = per_chunk.after(event) if per_chunk is not None else None
+                if extra is not None:
+                    yield extra
+                if (
+                    cfg.has(Fault.DOUBLE_STORE)
+                    and isinstance(event, ThreadItemDoneEvent)
+                    and isinstance(event.item, AssistantMessageItem)
+                ):
+                    # ChatKitServer saved the item when it took the event; this saves it again.
+                    await self.store.add_thread_item(thread.id, event.item, context)
         except Exception as exc:
             if cfg.has(Fault.MCP_ERROR_500) and is_tool_failure(exc):
                 raise UnhandledToolError(str(exc)) from exc

@@ -56,7 +56,7 @@ def make_engine(url: str) -> AsyncEngine:
 class Tables:
     """The tables, named with a prefix so test runs can share one database."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, *, unique_item_ids: bool = True) -> None:
         if not _PREFIX.match(prefix):
             raise ValueError(f"table prefix {prefix!r} must be a short SQL identifier")
         self.metadata = MetaData()
@@ -80,7 +80,12 @@ class Tables:
             Column("thread_id", String(128), nullable=False),
             Column("created_at", DateTime(), nullable=False),
             Column("data", Text(), nullable=False),
-            UniqueConstraint("thread_id", "id", name=f"{prefix}items_thread_item"),
+            # Off only for the double-store fault: a table that lets one id be stored twice.
+            *(
+                [UniqueConstraint("thread_id", "id", name=f"{prefix}items_thread_item")]
+                if unique_item_ids
+                else []
+            ),
             Index(f"{prefix}items_thread_order", "thread_id", "created_at", "seq"),
         )
         self.attachments = Table(

@@ -52,6 +52,8 @@ class Fault(StrEnum):
     UNINDEXED_LIST = "unindexed-list"
     NO_BODY_LIMIT = "no-body-limit"
     HISTORY_ONLY_WITH_MODEL = "history-only-with-model"
+    DOUBLE_STORE = "double-store"
+    DONE_PER_CHUNK = "done-per-chunk"
     # The rest of the protocol: cancellation, paging, retry, feedback, attachments, client
     # tools, structured input, widgets and actions, transcription, inference options, the
     # tier-2 stream events, thread status, and deployments that offer only chat.
@@ -172,6 +174,11 @@ DESCRIPTIONS: dict[Fault, str] = {
     Fault.HISTORY_ONLY_WITH_MODEL: "history is loaded only when the user message's "
     "inference_options.model is set (a mode picked in the composer); otherwise only the new "
     "message reaches the agent",
+    Fault.DOUBLE_STORE: "respond() saves each assistant message itself after ChatKitServer "
+    "already saved it, into a store whose add_thread_item is a plain INSERT without a unique "
+    "(thread_id, id): every reply is stored twice under one id",
+    Fault.DONE_PER_CHUNK: "the stream converter sends a thread.item.done (with the text so "
+    "far) after every text chunk of an assistant message, all under the message's one id",
     Fault.NO_CANCEL_OPTION: "streams announce stream_options.allow_cancel false (no stop button)",
     Fault.CANCEL_DROPS_PARTIAL: "a cancelled stream stores nothing: the partial reply and the "
     "SDK's hidden 'cancelled' item are lost (cleanup cancelled with the request)",

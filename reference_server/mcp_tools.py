@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx2
 from agents.mcp import MCPServer, MCPServerStreamableHttp
 
 from .config import ServerConfig
@@ -66,10 +68,38 @@ class McpTools:
         self._shared: MCPServerStreamableHttp | None = None
         self._shared_lock = asyncio.Lock()
         self._keeper: asyncio.Task[None] | None = None
+        self._tls: ssl.SSLContext | None = None
 
     async def warm(self) -> None:
-        """Start-up work the first turn would otherwise wait for (see latency.cold-start)."""
+        """Start-up work the first turn would otherwise wait for (see latency.cold-start).
+
+        A turn's connection acts for the turn's user, so it cannot be opened before the user
+        asks; what can be done once is done here: find the token endpoint, and load the CA
+        bundle every connection's TLS set-up would otherwise load again.
+        """
+        self._tls_context()
         await self.exchanger.warm()
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = httpx2.create_ssl_context()
+        return self._tls
+
+    def _http_client(
+        self,
+        headers: dict[str, str] | None = None,
+        timeout: httpx2.Timeout | None = None,
+        auth: httpx2.Auth | None = None,
+    ) -> httpx2.AsyncClient:
+        """The HTTP client of one turn's MCP connection, on the shared TLS context: without
+        it each client loads the CA bundle again (tens of milliseconds a turn)."""
+        return httpx2.AsyncClient(
+            headers=headers,
+            timeout=timeout if timeout is not None else MCP_TIMEOUT_SECONDS,
+            auth=auth,
+            verify=self._tls_context(),
+            follow_redirects=False,  # the MCP transport follows same-origin redirects itself
+        )
 
     def instruction_lines(self, context: RequestContext) -> list[str]:
         """Extra instruction lines: only the seed's fault writes credentials there."""
@@ -96,7 +126,12 @@ class McpTools:
         if self.cfg.has(Fault.MCP_ERROR_500):
             failure["failure_error_function"] = None  # tool errors raise instead of answering
         return MCPServerStreamableHttp(
-            params={"url": self.url, "headers": headers, "timeout": MCP_TIMEOUT_SECONDS},
+            params={
+                "url": self.url,
+                "headers": headers,
+                "timeout": MCP_TIMEOUT_SECONDS,
+                "httpx_client_factory": self._http_client,
+            },
             name="tasks",
             client_session_timeout_seconds=MCP_TIMEOUT_SECONDS,
             **failure,  # type: ignore[arg-type]

@@ -30,3 +30,17 @@ def build_model(cfg: ServerConfig) -> Model:
     if cfg.model == "openai":
         return OpenAIResponsesModel(model=cfg.openai_model, openai_client=client)
     return OpenAIChatCompletionsModel(model=cfg.openai_model, openai_client=client)
+
+
+def warm_model(model: Model) -> None:
+    """Load at start-up what the model's first call would load.
+
+    The OpenAI client imports each API resource (and builds its pydantic models) on first
+    use: half a second or more that the first turn after a start would otherwise wait for.
+    """
+    from agents import OpenAIChatCompletionsModel, OpenAIResponsesModel
+
+    if isinstance(model, OpenAIResponsesModel):
+        _ = model._client.responses
+    elif isinstance(model, OpenAIChatCompletionsModel):
+        _ = model._client.chat.completions

@@ -66,7 +66,7 @@ class SqlStore(Store[RequestContext]):
     ) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self.tables = Tables(table_prefix)
+        self.tables = Tables(table_prefix, unique_item_ids=Fault.DOUBLE_STORE not in faults)
         self.scoped = Fault.SHARED_THREADS not in faults
         self.no_delete = Fault.NO_DELETE in faults
         self.faults = faults
@@ -316,12 +316,29 @@ class SqlStore(Store[RequestContext]):
         self, thread_id: str, item: ThreadItem, context: RequestContext
     ) -> None:
         """Append an item to the thread."""
+        if Fault.DOUBLE_STORE in self.faults:
+            await self._insert_item(thread_id, item, context)
+            return
         if self.write_delay and item.type != "user_message":
             task = asyncio.create_task(self._later(thread_id, item, context))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
             return
         await self._upsert_item(thread_id, item, context)
+
+    async def _insert_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        """double-store fault: a plain INSERT, so an item added twice becomes two rows."""
+        i = self.tables.items
+        async with self._tx() as conn:
+            await self._require_thread(conn, thread_id, context)
+            await conn.execute(
+                insert(i).values(
+                    id=item.id,
+                    thread_id=thread_id,
+                    created_at=_naive(item.created_at),
+                    data=_ITEM.dump_json(item).decode(),
+                )
+            )
 
     async def _later(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         await asyncio.sleep(self.write_delay)

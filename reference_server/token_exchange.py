@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ssl
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -56,6 +57,13 @@ class TokenExchanger:
         self._discovered = False
         self._lock = asyncio.Lock()
         self._cache: dict[str, _Cached] = {}
+        self._tls: ssl.SSLContext | None = None
+
+    def _client(self) -> httpx.AsyncClient:
+        # One TLS context for every exchange: building one loads the CA bundle each time.
+        if self._tls is None:
+            self._tls = httpx.create_ssl_context()
+        return httpx.AsyncClient(timeout=TIMEOUT_SECONDS, verify=self._tls)
 
     async def token_endpoint(self, http: httpx.AsyncClient) -> str | None:
         """The token-exchange endpoint of the MCP server's authorization server, or None."""
@@ -70,7 +78,7 @@ class TokenExchanger:
 
     async def warm(self) -> None:
         """Discover the token endpoint at start-up, so the first turn does not pay for it."""
-        async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as http:
+        async with self._client() as http:
             await self.token_endpoint(http)
 
     async def _discover(self, http: httpx.AsyncClient) -> str | None:
@@ -103,7 +111,7 @@ class TokenExchanger:
         cached = self._cache.get(key)
         if cached is not None and cached.expires_at - EXPIRY_MARGIN_SECONDS > time.time():
             return cached.token
-        async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as http:
+        async with self._client() as http:
             endpoint = await self.token_endpoint(http)
             if endpoint is None:
                 return subject_token  # the MCP server shares this deployment's audience

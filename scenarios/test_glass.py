@@ -20,7 +20,14 @@ from harness.glass.model_input import (
 )
 from harness.glass.model_stub import RecordedModelRequest, tokenize
 from harness.glass.pacing import compare
-from harness.probes.glass import PACED_TOKEN_DELAY, GlassProbe, GlassTurn, PacedTurn
+from harness.probes.glass import (
+    PACED_TOKEN_DELAY,
+    GlassProbe,
+    GlassTurn,
+    PacedTurn,
+    item_text,
+    replies_of,
+)
 from harness.registry import MUST, SHOULD, check
 from harness.report.results import fail, untestable
 
@@ -204,27 +211,38 @@ def test_stream_pass_through(evidence) -> None:
         )
 
 
+FIX_SHARED_ID = (
+    "Replace model-supplied ids with store.generate_item_id('message', thread, context) "
+    "before items are saved (or use the Responses API model, whose ids are unique)."
+)
+FIX_STORED_TWICE = (
+    "Save each item once: ChatKitServer already saves every thread.item.done through "
+    "store.add_thread_item, so drop the extra add_thread_item/save_item call for the reply; "
+    "and key the items table by (thread_id, id) with a unique constraint, so a second save "
+    "replaces the row instead of adding one."
+)
+
+
 @check(
     id="glass.unique-message-ids",
-    title="Every model reply becomes its own assistant item, with its own id",
+    title="Every model reply becomes its own assistant item, with its own id, stored once",
     level=MUST,
     pitfall="On the Chat Completions path openai-agents gives every message the id "
     "'__fake_id__' (chatkit-python #36); stream_agent_response reuses it, so each reply "
-    "overwrites the last in the store and the next turn's history is wrong.",
-    fix="Replace model-supplied ids with store.generate_item_id('message', thread, context) "
-    "before items are saved (or use the Responses API model, whose ids are unique).",
+    "overwrites the last in the store and the next turn's history is wrong. Or respond() "
+    "saves the reply itself after ChatKitServer already did, and the store keeps both rows.",
+    fix=FIX_SHARED_ID,
     ref="openai/chatkit-python#36; openai-agents FAKE_RESPONSES_ID",
     probes=["glass"],
 )
 def test_unique_message_ids(evidence) -> None:
     probe = _ready(evidence["glass"])
-    streamed: list[tuple[int, str, str]] = []  # (turn, item id, text) of each finished reply
+    # One reply per assistant message each turn streamed, with its last done's text: a
+    # message finished more than once is still one reply (protocol.item-lifecycle judges that).
+    streamed: list[tuple[int, str, str]] = []  # (turn, item id, text)
     for k, t in enumerate(probe.turns, 1):
         _answered(probe, t, k)
-        for p in t.rec.of_type("thread.item.done"):
-            item = p.get("item", {})
-            if item.get("type") == "assistant_message":
-                streamed.append((k, str(item.get("id")), _text_of(item)))
+        streamed += [(k, i, text) for i, text in replies_of(t.rec)]
     path = f"the model calls went to {probe.endpoint()}"
     if not streamed:
         fail(
@@ -238,17 +256,33 @@ def test_unique_message_ids(evidence) -> None:
     if repeated:
         turns = [k for k, i, _ in streamed if i == repeated[0]]
         fail(
-            "assistant replies of different turns share one item id",
+            "assistant replies of different turns share one item id"
+            if len(set(turns)) > 1
+            else f"the assistant replies of turn {turns[0]} share one item id",
             expected="a distinct id for each assistant message",
             actual=f"turns {', '.join(map(str, turns))} all answered with id {repeated[0]!r} "
             f"({path})",
             evidence="\n".join(f"turn {k}: assistant item {i!r}" for k, i, _ in streamed),
+            fix=FIX_SHARED_ID,
         )
     if probe.items is None:
         return
     data = json_ok(probe.items, "items.list")
     stored = [i for i in data.get("data", []) if i.get("type") == "assistant_message"]
-    kept = {str(i.get("id")): " ".join(_text_of(i).split()) for i in stored}
+    rows = Counter(str(i.get("id")) for i in stored)
+    twice = [(k, i) for k, i, _ in streamed if rows[i] > 1]
+    if twice:
+        k, item_id = twice[0]
+        fail(
+            f"the store holds turn {k}'s reply {rows[item_id]} times under its one id",
+            expected=f"{len(streamed)} stored assistant messages, one row per streamed reply",
+            actual=f"{len(stored)} stored; "
+            + ", ".join(f"turn {k}'s {i!r} {rows[i]} times" for k, i in twice)
+            + f" ({path})",
+            evidence=evidence_of(probe.items),
+            fix=FIX_STORED_TWICE,
+        )
+    kept = {str(i.get("id")): " ".join(item_text(i).split()) for i in stored}
     lost = [k for k, i, text in streamed if kept.get(i) != " ".join(text.split())]
     if lost or len(kept) != len(stored):
         fail(
@@ -257,10 +291,5 @@ def test_unique_message_ids(evidence) -> None:
             actual=f"{len(stored)} stored, ids {[i.get('id') for i in stored]}; the replies of "
             f"turns {sorted(set(lost)) or '-'} are not stored as streamed ({path})",
             evidence=evidence_of(probe.items),
+            fix=FIX_SHARED_ID,
         )
-
-
-def _text_of(item: dict[str, object]) -> str:
-    content = item.get("content")
-    parts = content if isinstance(content, list) else []
-    return "".join(str(p.get("text", "")) for p in parts if isinstance(p, dict))

@@ -160,11 +160,17 @@ def test_item_lifecycle(evidence) -> None:
             if ev["item"].get("type") != "assistant_message":
                 continue
             if done_counts[item_id] != 1:
+                late = _deltas_after_done(rec, item_id)
                 fail(
                     f"assistant item {item_id} finished {done_counts[item_id]} times",
-                    expected="exactly one thread.item.done",
-                    actual=f"{done_counts[item_id]}",
+                    expected="exactly one thread.item.done per item, after its last text delta",
+                    actual=f"{done_counts[item_id]} thread.item.done events for {item_id}"
+                    + (f"; {late} of its text deltas came after the first one" if late else ""),
                     evidence=evidence_of(rec),
+                    fix="Send thread.item.done once per item, when it is complete: the "
+                    "streaming text goes in thread.item.updated text deltas (a hand-written "
+                    "converter must not finish the item per chunk); stream_agent_response "
+                    "does this.",
                 )
             updates = [
                 p["update"]
@@ -228,14 +234,41 @@ def test_unique_item_ids(evidence) -> None:
     seen: Counter[str] = Counter()
     for rec in _turns(evidence["conversation"]):
         _shapes_ok(rec)
-        seen.update(p["item"]["id"] for p in rec.of_type("thread.item.done"))
+        seen.update(_item_ids(rec))
     dupes = [i for i, n in seen.items() if n > 1]
     if dupes:
         fail(
             "item ids repeat",
-            expected="every thread.item.done with its own id",
-            actual=f"{dupes[0]!r} used {seen[dupes[0]]} times",
+            expected="every item (each thread.item.added, or a done without one) with its own id",
+            actual=f"{dupes[0]!r} used for {seen[dupes[0]]} items",
         )
+
+
+TEXT_DELTA = "assistant_message.content_part.text_delta"
+
+
+def _deltas_after_done(rec: RecordedStream, item_id: str) -> int:
+    """How many of the item's text deltas the stream sent after its first thread.item.done."""
+    done, late = False, 0
+    for p in rec.payloads:
+        if p.get("type") == "thread.item.done" and p["item"]["id"] == item_id:
+            done = True
+        elif done and p.get("type") == "thread.item.updated" and p.get("item_id") == item_id:
+            update = p.get("update")
+            if isinstance(update, dict) and update.get("type") == TEXT_DELTA:
+                late += 1
+    return late
+
+
+def _item_ids(rec: RecordedStream) -> list[str]:
+    """One id per item the stream carried: each thread.item.added starts an item, and an item
+    only ever sent as done (the user message) is one item however often it was sent. An item
+    finished twice is one item finished twice: protocol.item-lifecycle judges that."""
+    added = [p["item"]["id"] for p in rec.of_type("thread.item.added")]
+    done_only = dict.fromkeys(
+        i for i in (p["item"]["id"] for p in rec.of_type("thread.item.done")) if i not in added
+    )
+    return added + list(done_only)
 
 
 @check(

@@ -42,6 +42,9 @@ BUNDLED = {
     "token-in-prompt": {"glass.no-secret-in-prompt"},
     "duplicate-last-message": {"glass.history-in-prompt"},
     "history-as-repr": {"glass.history-in-prompt"},
+    # A reply finished after every chunk is one reply with its own id (no glass check fails).
+    "done-per-chunk": set(),
+    "double-store": {"glass.history-in-prompt", "glass.unique-message-ids"},
 }
 JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.")
 
@@ -189,6 +192,14 @@ def test_history_failures_say_what_the_model_got(runs: dict[str, Run]) -> None:
     assert reprs["message"].startswith("turn 1's message is missing from turn 2's model input")
     assert "UserMessageTextContent(" in reprs["message"]
     assert runs["correct"].code == 0 and runs["duplicate-last-message"].code == 1
+
+
+def test_reply_stored_twice_is_not_called_a_placeholder_id(runs: dict[str, Run]) -> None:
+    check = runs["double-store"].checks["glass.unique-message-ids"]
+    assert check["message"] == "the store holds turn 1's reply 2 times under its one id"
+    assert "6 stored" in check["actual"] and "/v1/responses" in check["actual"]
+    # This failure's own fix reaches the report, not the check's placeholder-id one.
+    assert check["fix"].startswith("Save each item once") and "generate_item_id" not in check["fix"]
 
 
 def test_start_command_on_the_stub_over_chat_completions(runs: dict[str, Run]) -> None:

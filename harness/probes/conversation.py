@@ -22,15 +22,21 @@ RENAMED = "harness title check"
 
 
 def done_ids(*streams: RecordedStream | None) -> list[str]:
-    """Ids of the items the streams finished, in order."""
-    out = []
+    """Ids of the items the streams finished, in order.
+
+    Once per stream: an item finished twice in one stream is one item (its lifecycle is
+    protocol.item-lifecycle's concern); one id in two streams is two items that share it.
+    """
+    out: list[str] = []
     for rec in streams:
         if rec is None:
             continue
+        ids: dict[str, None] = {}
         for p in rec.of_type("thread.item.done"):
             item = p.get("item")
             if isinstance(item, dict) and isinstance(item.get("id"), str):
-                out.append(item["id"])
+                ids.setdefault(item["id"], None)
+        out += ids
     return out
 
 

@@ -94,6 +94,45 @@ def secrets_of(target: Target) -> dict[str, str]:
     return {what: value for what, value in found.items() if value}
 
 
+def replies_of(rec: RecordedStream) -> list[tuple[str, str]]:
+    """(item id, final text) of each assistant message the stream carried.
+
+    A message starts with its thread.item.added and its text is that of its last
+    thread.item.done, so one message finished after every chunk counts once; two messages
+    added under one id count twice. A done without an added is a message of its own.
+    """
+    out: list[tuple[str, str]] = []
+    open_at: dict[str, int] = {}  # item id -> index in out of the message it names now
+    for p in rec.payloads:
+        item = p.get("item")
+        if not isinstance(item, dict) or item.get("type") != "assistant_message":
+            continue
+        item_id = str(item.get("id"))
+        if p.get("type") == "thread.item.added":
+            open_at[item_id] = len(out)
+            out.append((item_id, ""))
+        elif p.get("type") == "thread.item.done":
+            at = open_at.get(item_id)
+            if at is None:
+                open_at[item_id] = len(out)
+                out.append((item_id, item_text(item)))
+            else:
+                out[at] = (item_id, item_text(item))
+    return out
+
+
+def item_text(item: dict[str, object]) -> str:
+    """The text of a ChatKit assistant_message item (its content parts joined)."""
+    content = item.get("content")
+    parts = content if isinstance(content, list) else []
+    return "".join(str(p.get("text", "")) for p in parts if isinstance(p, dict))
+
+
+def shown_reply(rec: RecordedStream) -> str:
+    """The reply text a ChatKit client shows: each message as its last done left it."""
+    return "\n".join(text for _, text in replies_of(rec))
+
+
 async def calls_with(box: GlassBox, since: int, marker: str) -> list[RecordedModelRequest]:
     """The model calls from ``since`` on whose text holds ``marker``, once they finished."""
     deadline = time.monotonic() + CALL_SETTLE
@@ -129,7 +168,7 @@ async def glass(ctx: ProbeContext) -> GlassProbe | None:
             rec = await ctx.main.add_user_message(thread_id or "", text, context=meta)
         streams.append(rec)
         calls = await calls_with(box, since, marker)
-        turn = Turn(text, rec.assistant_text, marker)
+        turn = Turn(text, shown_reply(rec), marker)
         found.turns.append(GlassTurn(turn, rec, started, calls, answer_of(calls, turn, turn.reply)))
         if rec.status != 200 or not thread_id:
             break
@@ -162,5 +201,5 @@ async def glass_pacing(ctx: ProbeContext) -> PacedTurn | None:
     with box.schedule(PACED_TOKEN_DELAY):
         rec = await ctx.main.create_thread(text)
     calls = await calls_with(box, since, marker)
-    turn = Turn(text, rec.assistant_text, marker)
+    turn = Turn(text, shown_reply(rec), marker)
     return PacedTurn(box, GlassTurn(turn, rec, started, calls, answer_of(calls, turn, turn.reply)))

@@ -40,6 +40,7 @@ class CheckFailure(AssertionError):
         actual: str = "",
         evidence: str = "",
         repro: str = "",
+        fix: str = "",
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -47,6 +48,8 @@ class CheckFailure(AssertionError):
         self.actual = actual
         self.evidence = evidence
         self.repro = repro
+        # A check that tells several causes apart gives this failure's own fix (else the spec's).
+        self.fix = fix
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -66,8 +69,11 @@ def fail(
     actual: str = "",
     evidence: str = "",
     repro: str = "",
+    fix: str = "",
 ) -> NoReturn:
-    raise CheckFailure(message, expected=expected, actual=actual, evidence=evidence, repro=repro)
+    raise CheckFailure(
+        message, expected=expected, actual=actual, evidence=evidence, repro=repro, fix=fix
+    )
 
 
 UNTESTABLE_PREFIX = "untestable: "
