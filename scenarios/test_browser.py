@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from harness.browser.fixture_server import BundledPage, bundled_page
 from harness.browser.probes import AuthProbe, accepted, endpoint_of
 from harness.browser.recorder import NetRequest, PageRecord, empty_bearer
 from harness.browser.session import BrowserSession, save_artifacts
@@ -57,14 +58,30 @@ async def browser_session(request: pytest.FixtureRequest) -> AsyncIterator[Brows
     if not load_target(target_flags(request.config)).frontend_url:
         yield None
         return
+    from dataclasses import replace
+
     from harness.report.artifacts import exchange_observers
 
     target: Target = request.getfixturevalue("chatkit_target")
-    session = BrowserSession.for_target(target, exchange_observers(request.config))
+    served = None
+    page = bundled_page(target.frontend_url)
+    if page is not None:
+        # --frontend-url bundled:PAGE: the harness's own page, served in front of the target.
+        trusted = target.bundled or target.issuer_port is not None
+        jwks = request.getfixturevalue("chatkit_issuer").jwks_url if trusted else ""
+        served = BundledPage(target.url, page, jwks or target.deployment_jwks or "").start()
+        target = replace(target, frontend_url=served.url)
     try:
-        yield session
+        session = BrowserSession.for_target(target, exchange_observers(request.config))
+        if served is not None:
+            session.backend_endpoints = served.backend_endpoints
+        try:
+            yield session
+        finally:
+            await session.close()
     finally:
-        await session.close()
+        if served is not None:
+            served.stop()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -704,8 +721,10 @@ def _says_error(text: str) -> bool:
 def proxied(request: pytest.FixtureRequest, rec: PageRecord, target: Target) -> list[NetRequest]:
     """ChatKit requests that went to a route of the page's own rather than to the backend."""
     require_chat(request, rec, target)
-    backend = target.url.split("?", 1)[0].rstrip("/")
-    routed = [r for r in rec.chatkit_requests if r.endpoint.rstrip("/") != backend]
+    session = request.getfixturevalue("browser_session")
+    aliases = session.backend_endpoints if isinstance(session, BrowserSession) else ()
+    backends = {u.split("?", 1)[0].rstrip("/") for u in (target.url, *aliases)}
+    routed = [r for r in rec.chatkit_requests if r.endpoint.rstrip("/") not in backends]
     if not routed:
         not_offered("the page sends ChatKit requests straight to the backend: no proxy route")
     return routed

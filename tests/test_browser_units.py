@@ -143,6 +143,14 @@ def test_devtools_latin1_body_is_repaired() -> None:
     assert _utf8_body(garbled, {"content-type": "text/plain; charset=utf-8"}) == garbled
 
 
+def test_sse_body_read_as_windows_1252_is_restored() -> None:
+    """DevTools reads a charset-less body as windows-1252, where byte 0x80 is "€": a reply with
+    "…" (E2 80 A6) and "·" must come back whole, or its render never matches it."""
+    real = 'data: {"delta": "Order help · Example Shop | http://h/cookie-pro… – done"}\n\n'.encode()
+    garbled = real.decode("cp1252", errors="strict").encode("utf-8")
+    assert _utf8_body(garbled, {"content-type": "text/event-stream"}) == real
+
+
 def test_empty_bearer() -> None:
     assert empty_bearer("Bearer undefined") and empty_bearer("bearer null")
     assert empty_bearer("Bearer ")

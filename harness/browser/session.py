@@ -63,6 +63,9 @@ class BrowserSession:
     _records: dict[bool, PageRecord] = field(default_factory=dict)
     _auth: dict[str, AuthProbe] | None = None
     _proxy: dict[str, ProxyProbe] = field(default_factory=dict)
+    # Endpoints that stand for the backend itself (the CORS front of a bundled page's site):
+    # requests to them go to the backend, not to a proxy route of the page.
+    backend_endpoints: tuple[str, ...] = ()
 
     @classmethod
     def for_target(cls, target: Target, observers: list[Observer] | None = None) -> BrowserSession:
