@@ -21,7 +21,12 @@ from harness.browser.launch import ENV_VAR
 
 ROOT = Path(__file__).resolve().parent.parent
 VERIFY = ROOT / "scripts" / "verify.py"
-FRONTEND = ["--frontend-url", "bundled:cookie-proxy.html", "--frontend-cookie", "auth_token={token}"]
+FRONTEND = [
+    "--frontend-url",
+    "bundled:cookie-proxy.html",
+    "--frontend-cookie",
+    "auth_token={token}",
+]
 
 
 def _verify_module() -> ModuleType:
