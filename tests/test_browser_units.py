@@ -305,3 +305,15 @@ def test_fixture_site_login_dev_proxy_and_jwks(tmp_path: Path) -> None:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: object, **kwargs: object) -> None:
         return None
+
+
+def test_browser_recordings_are_a_probe_of_the_record_phase() -> None:
+    """Every browser and proxy check declares the recordings probe, and it is not quiet: the
+    timed probes (and a --start cold-start restart) wait until the page was recorded."""
+    from harness.engine.probes import get_probe
+    from harness.registry import load_catalogue
+
+    specs = [s for s in load_catalogue().values() if s.id.startswith(("browser.", "proxy."))]
+    assert len(specs) == 9
+    assert all("browser-recordings" in s.probes for s in specs), [s.id for s in specs]
+    assert get_probe("browser-recordings").quiet is False
