@@ -177,7 +177,10 @@ def verify_args(argv: Sequence[str], env: Mapping[str, str]) -> tuple[list[str],
         if parsed is not None and not parsed[1].url and not parsed[1].start_command:
             ns, target = parsed
             extras, hints = browser_extras(target, env)
-            if target.glass_box and not (target.mcp_stub or target.mcp_stub_url):
+            mcp_chosen = any(a.startswith("--mcp-stub") for a in args) or any(
+                k in env for k in ("CHATKIT_MCP_STUB", "CHATKIT_MCP_STUB_URL")
+            )
+            if target.glass_box and not mcp_chosen:
                 extras.append("--mcp-stub")  # the MCP checks: the model stub makes tool calls
             edge, edge_hints, started = edge_extras(ns, target, env)
             hints += edge_hints

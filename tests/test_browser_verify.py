@@ -139,6 +139,8 @@ def test_a_url_or_options_of_ones_own_add_nothing(
     assert not _contains(args, ["--script", "standin"])
     args, _ = verify.verify_args(["--model-stub", "false"], env)
     assert "--mcp-stub" not in args  # the MCP checks need the model stub's tool calls
+    args, _ = verify.verify_args(["--mcp-stub", "false"], env)
+    assert args.count("--mcp-stub") == 1  # the user's own choice stands
 
 
 def _have_nginx() -> bool:
