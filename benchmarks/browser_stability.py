@@ -12,6 +12,7 @@ Chromium per case): run it on a quiet machine.
 
 from __future__ import annotations
 
+import signal
 import statistics
 import sys
 import tempfile
@@ -44,7 +45,14 @@ def one_run(running: dict[str, FixtureStack], workdir: Path) -> tuple[float, Ver
     return time.monotonic() - t0, {c.name: v for c, (v, _) in zip(CASES, done, strict=True)}, off
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    # A bounded run (`timeout 25m ...`) ends with SIGTERM: unwind, so the fixture stacks'
+    # servers stop with it instead of outliving the benchmark.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     quick = "--quick" in argv
     numbers = [a for a in argv if a.isdigit()]
     runs = int(numbers[0]) if numbers else (3 if quick else 20)
@@ -81,4 +89,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        print("browser stability: interrupted (count the run lines above)", flush=True)
+        sys.exit(130)

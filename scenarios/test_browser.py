@@ -25,9 +25,10 @@ import pytest_asyncio
 
 from harness.browser.probes import AuthProbe, accepted, endpoint_of
 from harness.browser.recorder import NetRequest, PageRecord, empty_bearer
-from harness.browser.session import BrowserSession, save_artifacts
+from harness.browser.session import SESSION_KEY, BrowserSession, save_artifacts
 from harness.browser.standin import CDN_URL
 from harness.engine.expect import evidence_of
+from harness.engine.plan import Engine
 from harness.plugin import target_flags
 from harness.protocol.client import RecordedStream
 from harness.registry import MUST, SHOULD, check, spec_of
@@ -46,21 +47,30 @@ NO_ELEMENT = (
     "the page rendered no <openai-chatkit>; if it opens on a click, pass --frontend-open SELECTOR"
 )
 CONTEXT_FIELDS = ("url", "title", "path", "description", "headings")
+# Every check judges the recordings of one probe, so they are taken in the record phase.
+BROWSER_PROBES = ("browser-recordings",)
 
 
 # -- shared recordings -------------------------------------------------------------------------
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def browser_session(request: pytest.FixtureRequest) -> AsyncIterator[BrowserSession | None]:
-    """Chromium for the run, or None when no frontend URL was given (checks skip)."""
+async def browser_session(
+    request: pytest.FixtureRequest, chatkit_engine: Engine
+) -> AsyncIterator[BrowserSession | None]:
+    """The run's browser recordings (a probe of the record phase), or None when no frontend
+    URL was given (checks skip)."""
     if not load_target(target_flags(request.config)).frontend_url:
         yield None
         return
-    from harness.report.artifacts import exchange_observers
-
-    target: Target = request.getfixturevalue("chatkit_target")
-    session = BrowserSession.for_target(target, exchange_observers(request.config))
+    engine = chatkit_engine
+    try:
+        session: BrowserSession = await engine.get("browser-recordings")
+    except BaseException:
+        shared = engine.ctx.extras.get(SESSION_KEY)
+        if isinstance(shared, BrowserSession):
+            await shared.close()
+        raise
     try:
         yield session
     finally:
@@ -222,6 +232,7 @@ def inserted(before: str, after: str) -> str:
 
 @check(
     id="browser.script-loads",
+    probes=BROWSER_PROBES,
     title="The ChatKit script loads and defines <openai-chatkit>",
     level=MUST,
     pitfall="A missing or wrong script URL (e.g. cdn.openai.com/chatkit/v1/chatkit.min.js) or a "
@@ -282,6 +293,7 @@ async def test_script_loads(
 
 @check(
     id="browser.upgrade-before-use",
+    probes=BROWSER_PROBES,
     title="The element is used only after it is defined, and receives its options",
     level=MUST,
     pitfall="Calling setOptions()/sendUserMessage() on <openai-chatkit> before the script has "
@@ -331,6 +343,7 @@ async def test_upgrade_before_use(
 
 @check(
     id="browser.fetch-auth",
+    probes=BROWSER_PROBES,
     title="Every request the element sends carries the auth the backend needs",
     level=MUST,
     pitfall="The custom fetch adds metadata and X-User-ID but no Authorization header (as the "
@@ -420,6 +433,7 @@ def _describe_probe(probe: AuthProbe, secrets: list[str]) -> str:
 
 @check(
     id="browser.fetch-metadata",
+    probes=BROWSER_PROBES,
     title="Message requests carry params.input.metadata with userInfo and pageContext",
     level=MUST,
     pitfall="The custom fetch forwards the body untouched, so the agent never learns who the "
@@ -468,6 +482,7 @@ def _has_input(req: NetRequest) -> bool:
 
 @check(
     id="browser.page-context-accurate",
+    probes=BROWSER_PROBES,
     title="pageContext's url, title, path, description and headings match the page",
     level=SHOULD,
     pitfall="getPageContext() reads the wrong nodes (the first <h1> as title, og:description, "
@@ -521,6 +536,7 @@ def _normalise(key: str, value: Any) -> str | None:
 
 @check(
     id="browser.stream-renders",
+    probes=BROWSER_PROBES,
     title="The assistant reply appears in the page while it streams",
     level=MUST,
     pitfall="Something between backend and element buffers the SSE stream (a proxy route that "
@@ -641,6 +657,7 @@ def _timeline(renders: list[tuple[int, str]], lengths: list[int], total: int) ->
 
 @check(
     id="browser.logged-out",
+    probes=BROWSER_PROBES,
     title="Without a session the page refuses to send and shows an error instead of hanging",
     level=SHOULD,
     pitfall="The custom fetch never checks the session: logged out it sends 'Bearer undefined', "
@@ -704,8 +721,9 @@ def _says_error(text: str) -> bool:
 def proxied(request: pytest.FixtureRequest, rec: PageRecord, target: Target) -> list[NetRequest]:
     """ChatKit requests that went to a route of the page's own rather than to the backend."""
     require_chat(request, rec, target)
-    backend = target.url.split("?", 1)[0].rstrip("/")
-    routed = [r for r in rec.chatkit_requests if r.endpoint.rstrip("/") != backend]
+    session = request.getfixturevalue("browser_session")
+    assert isinstance(session, BrowserSession)
+    routed = session.routed(rec)
     if not routed:
         not_offered("the page sends ChatKit requests straight to the backend: no proxy route")
     return routed
@@ -713,6 +731,7 @@ def proxied(request: pytest.FixtureRequest, rec: PageRecord, target: Target) -> 
 
 @check(
     id="proxy.httponly-cookie",
+    probes=BROWSER_PROBES,
     title="The proxy route reads the httpOnly session cookie, forwards it as Authorization, "
     "and answers 401 without it",
     level=MUST,
@@ -780,6 +799,7 @@ _STORAGE_NAMES = {"cookie": "document.cookie", "local": "localStorage", "session
 
 @check(
     id="proxy.sse-pass-through",
+    probes=BROWSER_PROBES,
     title="The proxy route passes text/event-stream through as it arrives",
     level=MUST,
     pitfall="The route awaits the whole upstream body (await response.text() / .json()) or "

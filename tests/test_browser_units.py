@@ -143,6 +143,14 @@ def test_devtools_latin1_body_is_repaired() -> None:
     assert _utf8_body(garbled, {"content-type": "text/plain; charset=utf-8"}) == garbled
 
 
+def test_sse_body_read_as_windows_1252_is_restored() -> None:
+    """DevTools reads a charset-less body as windows-1252, where byte 0x80 is "€": a reply with
+    "…" (E2 80 A6) and "·" must come back whole, or its render never matches it."""
+    real = 'data: {"delta": "Order help · Example Shop | http://h/cookie-pro… – done"}\n\n'.encode()
+    garbled = real.decode("cp1252", errors="strict").encode("utf-8")
+    assert _utf8_body(garbled, {"content-type": "text/event-stream"}) == real
+
+
 def test_empty_bearer() -> None:
     assert empty_bearer("Bearer undefined") and empty_bearer("bearer null")
     assert empty_bearer("Bearer ")
@@ -297,3 +305,15 @@ def test_fixture_site_login_dev_proxy_and_jwks(tmp_path: Path) -> None:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: object, **kwargs: object) -> None:
         return None
+
+
+def test_browser_recordings_are_a_probe_of_the_record_phase() -> None:
+    """Every browser and proxy check declares the recordings probe, and it is not quiet: the
+    timed probes (and a --start cold-start restart) wait until the page was recorded."""
+    from harness.engine.probes import get_probe
+    from harness.registry import load_catalogue
+
+    specs = [s for s in load_catalogue().values() if s.id.startswith(("browser.", "proxy."))]
+    assert len(specs) == 9
+    assert all("browser-recordings" in s.probes for s in specs), [s.id for s in specs]
+    assert get_probe("browser-recordings").quiet is False

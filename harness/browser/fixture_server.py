@@ -6,6 +6,11 @@ React page) the way a small app would:
 - ``GET /config.js`` sets ``window.CHATKIT_CONFIG = {apiUrl, domainKey}``: where the backend is.
 - ``GET /session`` reads the httpOnly ``auth_token`` cookie and answers ``{token, user}``
   (401 without it), as a session endpoint of an auth library would.
+- ``GET /api/me`` answers ``{id, name}`` of the user of the httpOnly cookie (401 without it),
+  never the token: what a page behind the cookie proxy needs for ``userInfo``.
+- ``POST /api/chatkit-session`` is the guide's httpOnly cookie proxy (its Next.js
+  ``app/api/chatkit/route.ts``): it reads the ``auth_token`` cookie, answers 401 without it,
+  and sends the request upstream with ``Authorization: Bearer <token>``, streaming the answer.
 - ``GET /api/auth/jwks`` serves the test issuer's key set, as an auth library's JWKS route
   does, for pages that check an ID token kept in ``localStorage``.
 - ``POST /login`` (a form: ``email``, ``password``) signs one of ``accounts`` in: it sets the
@@ -76,12 +81,16 @@ def _relay(
     upstream_url: str,
     path: str,
     extra_headers: Callable[[], None] = lambda: None,
+    rewrite: Callable[[dict[str, str]], dict[str, str]] | None = None,
 ) -> None:
-    """POST the request to ``path`` of ``upstream_url`` unchanged; stream the answer back."""
+    """POST the request to ``path`` of ``upstream_url`` (its headers through ``rewrite``,
+    else unchanged); stream the answer back."""
     upstream = urlsplit(upstream_url)
     length = int(handler.headers.get("Content-Length") or 0)
     body = handler.rfile.read(length)
     headers = {k: v for k, v in handler.headers.items() if k.lower() not in _HOP}
+    if rewrite is not None:
+        headers = rewrite(headers)
     conn = http.client.HTTPConnection(upstream.hostname or "127.0.0.1", upstream.port, timeout=60)
     try:
         conn.request("POST", path, body=body, headers=headers)
@@ -175,6 +184,14 @@ class FixtureSite:
                     user = {"id": claims.get("sub", ""), "name": claims.get("name", "")}
                     body = json.dumps({"token": token, "user": user}).encode()
                     self._send(200, "application/json", body)
+                elif path == "/api/me":
+                    token = _cookie(self.headers.get("Cookie"), SESSION_COOKIE)
+                    claims = _claims(token) if token else {}
+                    if not claims.get("sub"):
+                        self._send(401, "application/json", b'{"error": "Not authenticated"}')
+                        return
+                    me = {"id": str(claims["sub"]), "name": str(claims.get("name", ""))}
+                    self._send(200, "application/json", json.dumps(me).encode())
                 elif path == "/api/auth/jwks" and site.jwks_url:
                     import urllib.request
 
@@ -191,10 +208,29 @@ class FixtureSite:
                     query = urlsplit(self.path).query
                     upstream = urlsplit(site.backend_url).path or "/"
                     _relay(self, site.backend_url, upstream + (f"?{query}" if query else ""))
+                elif path == "/api/chatkit-session":
+                    self._cookie_proxy()
                 elif path == "/login":
                     self._login()
                 else:
                     self._send(404, "text/plain", b"not found")
+
+            def _cookie_proxy(self) -> None:
+                token = _cookie(self.headers.get("Cookie"), SESSION_COOKIE)
+                if not token:
+                    length = int(self.headers.get("Content-Length") or 0)
+                    self.rfile.read(length)
+                    self._send(401, "application/json", b'{"error": "Not authenticated"}')
+                    return
+                self.protocol_version = "HTTP/1.1"
+                upstream = urlsplit(site.backend_url).path or "/"
+
+                def only_auth(headers: dict[str, str]) -> dict[str, str]:
+                    # As the guide's route does: the upstream gets the session as a bearer
+                    # token and the body; never the browser's cookies.
+                    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+                _relay(self, site.backend_url, upstream, rewrite=only_auth)
 
             def _login(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -353,3 +389,61 @@ class FixtureStack:
             "frontend-cookie": self.cookie,
             "script": "standin",
         }
+
+
+# -- the bundled pages, served for a harness run ------------------------------------------------
+
+BUNDLED_SCHEME = "bundled:"
+PAGES = Path(__file__).resolve().parents[2] / "fixtures" / "pages"
+
+
+def bundled_page(frontend_url: str | None) -> str | None:
+    """The page name of ``--frontend-url bundled:PAGE``, else None."""
+    if frontend_url and frontend_url.startswith(BUNDLED_SCHEME):
+        return frontend_url[len(BUNDLED_SCHEME) :].lstrip("/") or "cookie-proxy.html"
+    return None
+
+
+def bundled_pages() -> list[str]:
+    return sorted(p.name for p in PAGES.glob("*.html")) if PAGES.is_dir() else []
+
+
+@dataclass
+class BundledPage:
+    """``--frontend-url bundled:PAGE``: ``fixtures/pages/PAGE`` served in front of the target.
+
+    The page site relays every ChatKit request to the target's URL: its CORS front stands for
+    the backend itself (a page that talks to it talks to the backend directly), its
+    ``/api/chatkit-session`` route is the page's own httpOnly cookie proxy. ``jwks_url`` is
+    where pages that check an ID token get the keys (the test issuer's).
+    """
+
+    backend_url: str
+    page: str
+    jwks_url: str = ""
+    site: FixtureSite | None = None
+
+    def start(self) -> BundledPage:
+        from harness.target.config import ConfigError
+
+        if self.page not in bundled_pages():
+            known = ", ".join(bundled_pages()) or "none (fixtures/pages is not here)"
+            raise ConfigError(f"--frontend-url bundled:{self.page}: no such page; pages: {known}")
+        self.site = FixtureSite(self.backend_url, {"/": PAGES}, jwks_url=self.jwks_url).start()
+        return self
+
+    def stop(self) -> None:
+        if self.site is not None:
+            self.site.stop()
+            self.site = None
+
+    @property
+    def url(self) -> str:
+        assert self.site is not None
+        return self.site.url + self.page
+
+    @property
+    def backend_endpoints(self) -> tuple[str, ...]:
+        """Endpoints that are the backend as far as the page is concerned (the CORS front)."""
+        assert self.site is not None
+        return (self.site.api_url,)

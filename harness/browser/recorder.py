@@ -640,12 +640,30 @@ async def _materialise(req: Request) -> NetRequest:
     return out
 
 
+# windows-1252 leaves five bytes undefined; the WHATWG decoder maps them to U+0081 etc.
+_C1_KEPT = frozenset({0x81, 0x8D, 0x8F, 0x90, 0x9D})
+
+
+def _windows_1252_bytes(text: str) -> bytes:
+    """The bytes a WHATWG windows-1252 decoder turned into ``text`` (UnicodeEncodeError if
+    ``text`` is no such decoding)."""
+    out = bytearray()
+    for ch in text:
+        code = ord(ch)
+        if code < 0x80 or 0xA0 <= code <= 0xFF or code in _C1_KEPT:
+            out.append(code)
+        else:
+            out += ch.encode("cp1252")
+    return bytes(out)
+
+
 def _utf8_body(body: bytes, headers: dict[str, str]) -> bytes:
-    """Undo DevTools decoding a charset-less body as Latin-1 (SSE is always UTF-8)."""
+    """Undo DevTools decoding a charset-less body as windows-1252 (the web's "latin-1"; SSE is
+    always UTF-8): "Â·" back to "·", and "â€¦" (a 0x80 byte read as "€") back to "…"."""
     if "charset" in headers.get("content-type", "").lower():
         return body
     try:
-        return body.decode("utf-8").encode("latin-1").decode("utf-8").encode("utf-8")
+        return _windows_1252_bytes(body.decode("utf-8")).decode("utf-8").encode("utf-8")
     except (UnicodeDecodeError, UnicodeEncodeError):
         return body
 

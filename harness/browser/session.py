@@ -7,7 +7,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.browser.login import (
     FrontendUser,
@@ -18,9 +18,18 @@ from harness.browser.login import (
     state_secrets,
     storage_state,
 )
-from harness.browser.probes import AuthProbe, Observer, ProxyProbe, probe_auth, probe_proxy
+from harness.browser.probes import (
+    AuthProbe,
+    Observer,
+    ProxyProbe,
+    endpoint_of,
+    probe_auth,
+    probe_proxy,
+)
 from harness.browser.recorder import NetRequest, PageRecord, RecordOptions, record_page
 from harness.browser.standin import ScriptMode, resolve_mode
+from harness.engine.context import ProbeContext
+from harness.engine.probes import probe
 from harness.report.redact import redact_text
 from harness.target.config import Target
 
@@ -63,6 +72,10 @@ class BrowserSession:
     _records: dict[bool, PageRecord] = field(default_factory=dict)
     _auth: dict[str, AuthProbe] | None = None
     _proxy: dict[str, ProxyProbe] = field(default_factory=dict)
+    # Endpoints that stand for the backend itself (the CORS front of a bundled page's site):
+    # requests to them go to the backend, not to a proxy route of the page.
+    backend_endpoints: tuple[str, ...] = ()
+    served: Any = None  # the bundled page's site (--frontend-url bundled:PAGE), stopped on close
 
     @classmethod
     def for_target(cls, target: Target, observers: list[Observer] | None = None) -> BrowserSession:
@@ -130,12 +143,33 @@ class BrowserSession:
             self._proxy[req.endpoint] = await probe_proxy(self.target, req, self.observers)
         return self._proxy[req.endpoint]
 
+    def routed(self, rec: PageRecord) -> list[NetRequest]:
+        """ChatKit requests that went to a route of the page's own rather than to the backend."""
+        backends = {endpoint_of(u).rstrip("/") for u in (self.target.url, *self.backend_endpoints)}
+        return [r for r in rec.chatkit_requests if r.endpoint.rstrip("/") not in backends]
+
+    async def record_all(self) -> None:
+        """Every recording the browser and proxy checks may judge, taken now: the logged-in
+        page, what its endpoints need, one reply through its proxy route and, when the page
+        chatted with a session, the page without one. The checks then only read them."""
+        rec = await self.record(logged_in=True)
+        await self.auth_needs()
+        routed = self.routed(rec)
+        if routed:
+            await self.proxy_stream(routed[0])
+        chatted = any(r.status is not None and 200 <= r.status < 300 for r in rec.chatkit_requests)
+        if rec.element_present and chatted and self.target.frontend_session:
+            await self.record(logged_in=False)
+
     async def close(self) -> None:
         if self._browser is not None:
             await self._browser.close()
         if self._pw is not None:
             await self._pw.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
+        if self.served is not None:
+            self.served.stop()
+            self.served = None
 
 
 ARTIFACT_NAMES = {".png": "screenshot.png", ".zip": "trace.zip", ".har": "page.har"}
@@ -172,3 +206,56 @@ def _copy_zip_redacted(src: Path, dest: Path, secrets: list[str]) -> None:
                 zout.writestr(info, data)
                 continue
             zout.writestr(info, redact_text(text, secrets).encode("utf-8"))
+
+
+# -- the recordings as a probe of the record phase ---------------------------------------------
+
+SESSION_KEY = "browser-session"
+
+
+def shared_session(ctx: ProbeContext) -> BrowserSession:
+    """The run's one :class:`BrowserSession` (with ``--frontend-url bundled:PAGE``, the page
+    served in front of the target first); the plugin's teardown closes it (:func:`close_shared`)."""
+    existing = ctx.extras.get(SESSION_KEY)
+    if isinstance(existing, BrowserSession):
+        return existing
+    from dataclasses import replace
+
+    from harness.browser.fixture_server import BundledPage, bundled_page
+    from harness.report.artifacts import exchange_observers
+
+    target = ctx.target
+    config = ctx.extras.get("config")
+    observers = exchange_observers(config) if config is not None else []
+    served = None
+    page = bundled_page(target.frontend_url)
+    if page is not None:
+        jwks = ctx.issuer.jwks_url if ctx.issuer is not None else ""
+        served = BundledPage(target.url, page, jwks or target.deployment_jwks or "").start()
+        target = replace(target, frontend_url=served.url)
+    try:
+        session = BrowserSession.for_target(target, observers)
+    except BaseException:
+        if served is not None:
+            served.stop()
+        raise
+    if served is not None:
+        session.backend_endpoints = served.backend_endpoints
+        session.served = served
+    ctx.extras[SESSION_KEY] = session
+    return session
+
+
+@probe("browser-recordings")
+async def browser_recordings(ctx: ProbeContext) -> BrowserSession | None:
+    """The page with and without the session, its endpoints' needs and one proxied reply.
+
+    A probe of the record phase, so the timed (quiet) probes wait for it: a cold start that
+    restarts a --start backend never cuts a recording short, and Chromium's work never skews
+    a timing verdict.
+    """
+    if not ctx.target.frontend_url:
+        return None  # no page: the checks skip, asking for --frontend-url
+    session = shared_session(ctx)
+    await session.record_all()
+    return session

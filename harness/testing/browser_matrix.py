@@ -58,7 +58,8 @@ class Case:
     ``local-storage`` (the ID token in localStorage), ``storage-state`` (a Playwright storage
     state file holding the cookie), ``login`` (the login hook signs in through /login.html) or
     ``none``. ``broken`` are the checks that must fail (or warn), nothing else; ``outcomes``
-    pins other verdicts (blocked, not-offered).
+    pins other verdicts (blocked, not-offered). ``routed``: the page talks to a route of its
+    own, so the harness is given the backend behind it (as a user of such a site would).
     """
 
     name: str
@@ -68,6 +69,7 @@ class Case:
     backend: str = "token"
     options: Mapping[str, Any] = field(default_factory=dict)
     outcomes: Mapping[str, str] = field(default_factory=dict)
+    routed: bool = False
 
 
 OPEN = {"frontend-open": ["#chat-launcher"]}
@@ -140,6 +142,9 @@ CASES: tuple[Case, ...] = (
     # The same correct page, logged in from a storage-state file and through its sign-in form.
     Case("storage-state", "correct.html", session="storage-state", outcomes=DIRECT),
     Case("login-hook", "correct.html", session="login", outcomes=DIRECT),
+    # The guide's httpOnly cookie proxy on a static site: every check applies and passes (the
+    # page scripts/verify.py serves when no URL is given).
+    Case("cookie-proxy", "cookie-proxy.html", routed=True),
 )
 Results = dict[str, dict[str, Any]]  # check id -> JSON result
 
@@ -164,9 +169,10 @@ def case_options(
         "script": "standin",  # never --script auto here: that would ask OpenAI's CDN
     }
     env: dict[str, str] = {}
-    if case.backend == "open":
-        # The page goes through its own dev proxy; the harness talks to the backend directly.
+    if case.backend == "open" or case.routed:
+        # The page goes through a route of its own; the harness talks to the backend directly.
         opts["url"] = stack.backend_url
+    if case.backend == "open":
         del opts["token"]
     if case.session == "cookie":
         opts["frontend-cookie"] = stack.cookie
