@@ -37,7 +37,13 @@ from harness.report.results import (
     parse_skip,
     take_notes,
 )
-from harness.target.config import ConfigError, Target, load_target
+from harness.target.config import (
+    BUNDLED_CONCURRENCY,
+    DEPLOYMENT_CONCURRENCY,
+    ConfigError,
+    Target,
+    load_target,
+)
 from harness.target.launch import Launched, LaunchError, start_reference_server
 from harness.target.owned import OwnedTarget
 
@@ -86,7 +92,10 @@ TARGET_OPTIONS: dict[str, tuple[str, str]] = {
     "cold-start-threshold": ("cold_start_threshold", "cold start limit in s (default 3)"),
     "start": ("start_command", "command that starts the target (cold-start checks)"),
     "repeat": ("repeat", "repeat semantic probes N times, decided by majority"),
-    "concurrency": ("concurrency", "probes in flight at once (default 8; 1 = one at a time)"),
+    "concurrency": (
+        "concurrency",
+        "probes in flight at once (default 8, the bundled server 16; 1 = one at a time)",
+    ),
     "settle": ("settle", "seconds a read may wait for an earlier write to show (default 2)"),
     # The test issuer and per-user identities (docs/auth.md).
     "issuer-port": ("issuer_port", "serve the test issuer on 127.0.0.1:PORT (target trusts it)"),
@@ -497,7 +506,10 @@ async def chatkit_engine(
     except TargetUnreachable:
         _owned_alive(ctx)  # a backend that died explains the unreachable target better
         raise
-    engine = Engine(ctx, concurrency=chatkit_target.concurrency)
+    concurrency = chatkit_target.concurrency or (
+        BUNDLED_CONCURRENCY if chatkit_target.bundled else DEPLOYMENT_CONCURRENCY
+    )
+    engine = Engine(ctx, concurrency=concurrency)
     engine.start({"first-turn", *planned_probes(request.session)})
     try:
         yield engine

@@ -119,6 +119,7 @@ def edge_extras(ns: Any, target: Any, env: Mapping[str, str]) -> tuple[list[str]
         )
     from harness.auth.issuer import DEFAULT_AUDIENCE, DEFAULT_ISSUER, DEFAULT_JWKS_PATH
     from harness.probes.features import BUNDLED_TRIGGERS
+    from harness.target.config import BUNDLED_CONCURRENCY
 
     server_port, edge_port = free_port(), free_port()
     issuer_port = target.issuer_port or free_port()
@@ -137,6 +138,8 @@ def edge_extras(ns: Any, target: Any, env: Mapping[str, str]) -> tuple[list[str]
     extras = ["--start", shlex.join(command), "--url", f"http://127.0.0.1:{edge_port}/chatkit"]
     extras += ["--origin-url", f"http://127.0.0.1:{server_port}/chatkit"]
     extras += ["--issuer-port", str(issuer_port)]
+    if target.concurrency is None:  # still the bundled server, though started through --start
+        extras += ["--concurrency", str(BUNDLED_CONCURRENCY)]
     for feature, prompt in BUNDLED_TRIGGERS.items():
         if feature not in target.triggers:
             extras += ["--trigger", f"{feature}={prompt}"]  # the server's own keywords

@@ -65,9 +65,11 @@ class Target:
     cold_start_threshold: float = 3.0
     start_command: str | None = None
     repeat: int = 1
-    # The record phase: probes in flight at once (1 = strict sequence), and how long a read
-    # that verifies an earlier write may poll before the data counts as missing.
-    concurrency: int = 8
+    # The record phase: probes in flight at once (1 = strict sequence; None: 8 against a
+    # deployment, which may limit one user's parallel streams, 16 against the bundled server,
+    # which is built for it), and how long a read that verifies an earlier write may poll
+    # before the data counts as missing.
+    concurrency: int | None = None
     settle: float = 2.0
     bundled: bool = False  # the harness started the bundled reference server itself
     # The test issuer (docs/auth.md). A port makes it serve on 127.0.0.1:PORT for an external
@@ -111,7 +113,7 @@ class Target:
             raise ConfigError("timeout must be positive")
         if self.repeat < 1:
             raise ConfigError("repeat must be at least 1")
-        if self.concurrency < 1:
+        if self.concurrency is not None and self.concurrency < 1:
             raise ConfigError("concurrency must be at least 1")
         if self.settle < 0:
             raise ConfigError("settle must be 0 or more seconds")
@@ -340,6 +342,10 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
         if key in env and env[key] != "":
             out[f.name] = env[key]
     return out
+
+
+DEPLOYMENT_CONCURRENCY = 8
+BUNDLED_CONCURRENCY = 16
 
 
 def load_target(
