@@ -41,6 +41,11 @@ _ID_PREFIXES: dict[StoreItemType, str] = {
 }
 
 
+# pool-exhaustion fault: the pool's size, and what opening one of its connections costs.
+TINY_POOL_SIZE = 1
+TINY_POOL_CONNECT_SECONDS = 0.5
+
+
 def new_id(item_type: StoreItemType) -> str:
     """``<prefix>_<32 hex>``: the SDK's 8 hex chars collide in a large store."""
     return f"{_ID_PREFIXES[item_type]}_{uuid.uuid4().hex}"
@@ -65,7 +70,7 @@ class SqlStore(Store[RequestContext]):
         faults: frozenset[Fault] = frozenset(),
     ) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine, self._keeper = make_engine(url)
         self.tables = Tables(table_prefix)
         self.scoped = Fault.SHARED_THREADS not in faults
         self.no_delete = Fault.NO_DELETE in faults
@@ -75,6 +80,14 @@ class SqlStore(Store[RequestContext]):
         # eventual-writes: assistant items go through a background queue (a write 300 ms late).
         self.write_delay = 0.3 if Fault.EVENTUAL_WRITES in faults else 0.0
         self._pending: set[asyncio.Task[None]] = set()
+        # racy-store fault: thread id -> item ids, one shared document (see add_thread_item).
+        self.racy = Fault.RACY_STORE in faults
+        self._index: dict[str, list[str]] = {}
+        # pool-exhaustion fault: the connections a request holds for its whole response.
+        self.request_pool = (
+            asyncio.Semaphore(TINY_POOL_SIZE) if Fault.POOL_EXHAUSTION in faults else None
+        )
+        self._pool_opened = 0
         # SQLite has one writer at a time (and :memory: shares one connection), so
         # operations are serialised in-process instead of failing with "locked".
         self._lock: asyncio.Lock | None = asyncio.Lock() if url.startswith("sqlite") else None
@@ -93,8 +106,11 @@ class SqlStore(Store[RequestContext]):
                 await conn.execute(text("SELECT 1"))
 
     async def close(self) -> None:
-        """Release every pooled connection."""
+        """Release every pooled connection (an in-memory database goes with the last)."""
         await self.engine.dispose()
+        if self._keeper is not None:
+            self._keeper.close()
+            self._keeper = None
 
     async def drop_tables(self) -> None:
         """Drop this store's tables (tests clean up shared PostgreSQL databases with it)."""
@@ -109,6 +125,21 @@ class SqlStore(Store[RequestContext]):
             return
         async with self._lock, self.engine.begin() as conn:
             yield conn
+
+    # -- the pool-exhaustion fault -------------------------------------------------
+
+    async def hold_request_connection(self) -> None:
+        """pool-exhaustion: take one of the tiny pool's connections for a whole request
+        (opening it first, 0.5 s, the first time: nothing was pre-warmed)."""
+        assert self.request_pool is not None
+        await self.request_pool.acquire()
+        if self._pool_opened < TINY_POOL_SIZE:
+            self._pool_opened += 1
+            await asyncio.sleep(TINY_POOL_CONNECT_SECONDS)
+
+    def release_request_connection(self) -> None:
+        assert self.request_pool is not None
+        self.request_pool.release()
 
     # -- ids ---------------------------------------------------------------------
 
@@ -275,7 +306,12 @@ class SqlStore(Store[RequestContext]):
             stmt = select(i.c.data).where(scope)
             stmt = await self._paginate(conn, stmt, i, after, order, limit, scope)
             rows = (await conn.execute(stmt)).scalars().all()
-        return self._page([_ITEM.validate_json(r) for r in rows], limit)
+        items = [_ITEM.validate_json(r) for r in rows]
+        if self.racy:
+            # racy-store: the index document decides which items the thread has.
+            listed = set(self._index.get(thread_id, ()))
+            items = [item for item in items if item.id in listed]
+        return self._page(items, limit)
 
     async def load_user_items(self, limit: int, context: RequestContext) -> list[ThreadItem]:
         """The newest ``limit`` items of all the user's threads (cross-thread-history fault).
@@ -321,7 +357,22 @@ class SqlStore(Store[RequestContext]):
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
             return
+        if self.racy:
+            await self._racy_append(thread_id, item, context)
+            return
         await self._upsert_item(thread_id, item, context)
+
+    async def _racy_append(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        # racy-store fault: read the shared index, write the item, write the index back.
+        # Another conversation's append that lands while this one awaits its write is
+        # overwritten by this stale copy: its item stays in the table but leaves the list.
+        index = dict(self._index)
+        ids = list(index.get(thread_id, ()))
+        await self._upsert_item(thread_id, item, context)
+        if item.id not in ids:
+            ids.append(item.id)
+        index[thread_id] = ids
+        self._index = index
 
     async def _later(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         await asyncio.sleep(self.write_delay)
