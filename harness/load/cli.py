@@ -247,6 +247,7 @@ def _finish(ns: argparse.Namespace, settings: LoadSettings, target: Any, outcome
         "wall": outcome.wall,
         "run_time": settings.run_time,
         "mode": "master" if ns.master else "local",
+        "per_worker": outcome.per_worker,
     }
     code, verdict = _verdict(result)
     result["verdict"] = verdict

@@ -41,7 +41,7 @@ METRICS: dict[str, str] = {
 TIME_METRICS = {m for m in METRICS if m.startswith(("ttfe", "ttft", "gap", "duration"))}
 _OPS = (">=", "<=", ">", "<")
 _THRESHOLD = re.compile(r"^\s*([a-z0-9_]+)\s*(>=|<=|>|<)\s*([0-9.eE+-]+)\s*(ms|s)?\s*$")
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(h|m|s|ms)?")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|h|m|s)?")
 
 
 class LoadConfigError(Exception):

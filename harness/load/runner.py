@@ -16,7 +16,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
@@ -58,6 +58,7 @@ class Outcome:
     wall: float
     workers: int
     users: int
+    per_worker: dict[str, int] = field(default_factory=dict)  # worker id -> requests
 
 
 def _quiet_logging() -> None:
@@ -185,6 +186,18 @@ def run_master(
         results[msg.node_id] = msg.data
 
     runner.register_message(INVARIANTS_MESSAGE, on_invariants)
+    per_worker: dict[str, int] = {}
+
+    def on_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
+        # Each report holds the requests since the worker's last one.
+        sent = sum(
+            int(e.get("num_requests", 0))
+            for e in data.get("stats", [])
+            if e.get("method") == "POST"
+        )
+        per_worker[client_id] = per_worker.get(client_id, 0) + sent
+
+    env.events.worker_report.add_listener(on_report)
     deadline = time.monotonic() + wait_workers
     if not o.quiet:
         print(
@@ -231,7 +244,7 @@ def run_master(
                 "detail": f"{len(missing)} worker(s) sent no invariant result: {missing}",
             }
         )
-    return Outcome(env.stats, merged, wall, workers, users)
+    return Outcome(env.stats, merged, wall, workers, users, per_worker)
 
 
 def run_worker(ctx: LoadContext, master_host: str, master_port: int, settle: float) -> int:
