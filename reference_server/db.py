@@ -44,10 +44,12 @@ def sqlite_url(path: str) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
-# PostgreSQL pool: enough connections for a burst of streams to find one free (every stream
-# needs a few short transactions before its first event), all opened at start-up.
+# PostgreSQL pool. A burst of 200 streams keeps 10-20 short transactions in flight at once;
+# with SQLAlchemy's default pool_size of 5 every connection returned beyond the fifth was
+# closed and the next transaction opened a new one (a connect per transaction, in the event
+# loop). 20 are kept, all opened at start-up (SqlStore.start), and 10 more may open briefly.
 PG_POOL_SIZE = 20
-PG_MAX_OVERFLOW = 20
+PG_MAX_OVERFLOW = 10
 
 
 def _memory_name(url: str) -> str | None:
@@ -79,14 +81,13 @@ def make_engine(url: str) -> tuple[AsyncEngine, sqlite3.Connection | None]:
         return engine, keeper
     if url.startswith("sqlite"):
         return create_async_engine(url, connect_args={"timeout": 30}), None
-    # No pre-ping: it is one more round trip on every checkout, under load a large share
-    # of a short transaction; a connection the server dropped is replaced on error instead.
+    # No pre-ping: it is one more round trip on every checkout (a stream makes a dozen). A
+    # connection the server dropped fails one request, and SQLAlchemy then replaces the pool.
     engine = create_async_engine(
         url,
         pool_size=PG_POOL_SIZE,
         max_overflow=PG_MAX_OVERFLOW,
         pool_recycle=1800,
-        pool_pre_ping=False,
     )
     return engine, None
 

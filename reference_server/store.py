@@ -102,8 +102,23 @@ class SqlStore(Store[RequestContext]):
         async with self._tx() as conn:
             await conn.run_sync(self.tables.metadata.create_all)
         if warm:
+            await self._warm()
+
+    async def _warm(self) -> None:
+        """Open the pool's connections now, not in the first burst of requests."""
+        if self._lock is not None:  # SQLite: one connection at a time anyway
             async with self._tx() as conn:
                 await conn.execute(text("SELECT 1"))
+            return
+
+        async def one() -> AsyncConnection:
+            conn = await self.engine.connect()
+            await conn.execute(text("SELECT 1"))
+            return conn
+
+        held = await asyncio.gather(*(one() for _ in range(self.engine.pool.size())))  # type: ignore[attr-defined]
+        for conn in held:
+            await conn.close()
 
     async def close(self) -> None:
         """Release every pooled connection (an in-memory database goes with the last)."""

@@ -176,6 +176,7 @@ class UserRecord:
     server_errors: list[str] = field(default_factory=list)  # 5xx seen, as evidence lines
     incomplete: list[str] = field(default_factory=list)  # streams cut without final events
     streams: int = 0
+    events: int = 0  # parsed from its finished streams
     interrupted: int = 0  # streams cut by the end of the run (not judged)
     # threads.create requests whose thread.created never arrived (cut by the end of the run,
     # a timeout): the server may have made a thread this user cannot know the id of.
@@ -296,6 +297,7 @@ class ChatKitSession:
     def _judge_stream(self, result: StreamResult) -> None:
         rec = self.record
         rec.streams += 1
+        rec.events += result.events
         self._keep(result)
         if result.status >= 500:
             rec.server_errors.append(
