@@ -117,6 +117,9 @@ def _side_outputs(env: Environment, outputs: Outputs) -> Callable[[], None]:
         writer = StatsCSVFileWriter(env, PERCENTILES_TO_REPORT, outputs.csv, False)
         greenlets.append(gevent.spawn(writer.stats_writer))
     if outputs.web:
+        # Locust's UI parses sys.argv with its own options to fill its form: ours would
+        # fail there ("ambiguous option --web"), and they are parsed already.
+        sys.argv = sys.argv[:1]
         env.create_web_ui("127.0.0.1", outputs.web_port)
         if not outputs.quiet:
             print(f"load: web UI on http://127.0.0.1:{outputs.web_port}", file=sys.stderr)
