@@ -133,6 +133,18 @@ class SqlStore(Store[RequestContext]):
             await conn.run_sync(self.tables.metadata.drop_all)
 
     @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads: on PostgreSQL in autocommit, so a lookup is one round trip
+        instead of three (BEGIN, the SELECT, COMMIT); a stream makes several before its
+        first event, and under a burst every round trip waits a whole event-loop turn."""
+        if self._lock is not None:
+            async with self._tx() as conn:
+                yield conn
+            return
+        async with self.engine.connect() as conn:
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncConnection]:
         if self._lock is None:
             async with self.engine.begin() as conn:
@@ -190,7 +202,7 @@ class SqlStore(Store[RequestContext]):
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
         """The thread's metadata; NotFoundError when missing or someone else's."""
         t = self.tables.threads
-        async with self._tx() as conn:
+        async with self._read() as conn:
             data = await conn.scalar(
                 self._owned(select(t.c.data).where(t.c.id == thread_id), t, context)
             )
@@ -224,7 +236,7 @@ class SqlStore(Store[RequestContext]):
     ) -> Page[ThreadMetadata]:
         """A page of the user's threads ordered by creation time."""
         t = self.tables.threads
-        async with self._tx() as conn:
+        async with self._read() as conn:
             stmt = self._owned(select(t.c.id, t.c.data), t, context)
             scope = t.c.user_id == context.user_id if self.scoped else None
             stmt = await self._paginate(conn, stmt, t, after, order, limit, scope)
@@ -315,7 +327,7 @@ class SqlStore(Store[RequestContext]):
     ) -> Page[ThreadItem]:
         """A page of the thread's items; ``order`` is "asc" or "desc" by creation."""
         i = self.tables.items
-        async with self._tx() as conn:
+        async with self._read() as conn:
             await self._require_thread(conn, thread_id, context)
             scope = i.c.thread_id == thread_id
             stmt = select(i.c.data).where(scope)
@@ -402,7 +414,7 @@ class SqlStore(Store[RequestContext]):
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         """One item; NotFoundError when it (or its thread, for this user) is missing."""
         i = self.tables.items
-        async with self._tx() as conn:
+        async with self._read() as conn:
             await self._require_thread(conn, thread_id, context)
             data = await conn.scalar(
                 select(i.c.data).where(i.c.thread_id == thread_id, i.c.id == item_id)
@@ -448,7 +460,7 @@ class SqlStore(Store[RequestContext]):
     async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
         """Attachment metadata; NotFoundError when missing or someone else's."""
         a = self.tables.attachments
-        async with self._tx() as conn:
+        async with self._read() as conn:
             data = await conn.scalar(
                 self._owned_attachment(select(a.c.data).where(a.c.id == attachment_id), context)
             )
