@@ -47,9 +47,10 @@ def sqlite_url(path: str) -> str:
 # PostgreSQL pool. A burst of 200 streams keeps 10-20 short transactions in flight at once;
 # with SQLAlchemy's default pool_size of 5 every connection returned beyond the fifth was
 # closed and the next transaction opened a new one (a connect per transaction, in the event
-# loop). 20 are kept, all opened at start-up (SqlStore.start), and 10 more may open briefly.
+# loop). 20 are kept, all opened at start-up (SqlStore.start), and none beyond: a burst
+# waits a moment for one of them rather than paying a connect (and its statement cache).
 PG_POOL_SIZE = 20
-PG_MAX_OVERFLOW = 10
+PG_MAX_OVERFLOW = 0
 
 
 def _memory_name(url: str) -> str | None:

@@ -21,6 +21,7 @@ from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 from pydantic import TypeAdapter
 from sqlalchemy import Select, Table, and_, delete, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -215,6 +216,9 @@ class SqlStore(Store[RequestContext]):
         t = self.tables.threads
         # The SDK sometimes hands over a Thread (with items); only metadata is stored.
         data = ThreadMetadata.model_validate(thread.model_dump(exclude={"items"})).model_dump_json()
+        if self.engine.dialect.name == "postgresql":
+            await self._save_thread_pg(thread, data, context)
+            return
         async with self._tx() as conn:
             owner = await conn.scalar(select(t.c.user_id).where(t.c.id == thread.id))
             if owner is None:
@@ -230,6 +234,26 @@ class SqlStore(Store[RequestContext]):
                 await conn.execute(update(t).where(t.c.id == thread.id).values(data=data))
             else:
                 raise NotFoundError(f"thread {thread.id} not found")
+
+    async def _save_thread_pg(
+        self, thread: ThreadMetadata, data: str, context: RequestContext
+    ) -> None:
+        # One statement in autocommit, not BEGIN, SELECT owner, INSERT/UPDATE, COMMIT: the
+        # first event of every threads.create waits for this, and on asyncpg each round trip
+        # is protocol work on the event loop that a burst of 200 streams is queueing for.
+        t = self.tables.threads
+        insert = pg_insert(t).values(
+            id=thread.id, user_id=context.user_id, created_at=_naive(thread.created_at), data=data
+        )
+        # Another user's thread id is not overwritten (shared-threads fault: it is).
+        mine = t.c.user_id == insert.excluded.user_id if self.scoped else None
+        upsert = insert.on_conflict_do_update(
+            index_elements=[t.c.id], set_={"data": insert.excluded.data}, where=mine
+        ).returning(t.c.seq)
+        async with self._read() as conn:
+            saved = await conn.scalar(upsert)
+        if saved is None:
+            raise NotFoundError(f"thread {thread.id} not found")
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
