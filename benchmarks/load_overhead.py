@@ -276,6 +276,13 @@ def main() -> int:
             "informational",
             None,
         )
+    ref = results["reference"]["chatkit"]
+    line(
+        "reference: ChatKit users one process drives",
+        f"~{ns.users / max(ref['share'], 1e-9):.0f} at {ref['eps'] / ref['share']:.0f} ev/s",
+        "informational (users / CPU share, at this server's pace)",
+        None,
+    )
     ck = results["replay"]["chatkit"]
     line(
         "replay: ChatKit users one process drives",
