@@ -2,7 +2,9 @@
 
 Each conversation is one threads.create stream from its own user (offline model, default
 token delay), all sent at once. Per level: how many completed (a finished assistant message,
-no error event), p50/p95 time to first event, events per second over the level's wall time,
+no error event), p50/p95 time to first event, p95 time to the first text delta (beyond the
+server's max_generations streams, a turn waits for a slot after its first events), events
+per second over the level's wall time,
 and the server's peak RSS (VmHWM) so far. Figures are medians over repeated rounds. The load
 generator runs on the same 2 cores as the server, so the figures are a floor.
 
@@ -45,6 +47,7 @@ GOAL_LEVEL, GOAL_P95_S, GOAL_RSS_MB = 200, 1.0, 400.0
 @dataclass
 class Conversation:
     ttfe: float | None = None  # seconds from send to the first complete event
+    ttft: float | None = None  # seconds from send to the chunk with the first text delta
     events: int = 0
     complete: bool = False
     error: str = ""
@@ -80,6 +83,8 @@ async def converse(host: str, port: int, path: str, bearer: str, i: int) -> Conv
                 head_end = body.find(b"\r\n\r\n")
             if conv.ttfe is None and head_end >= 0 and body.find(b"\n\n", head_end + 4) >= 0:
                 conv.ttfe = time.monotonic() - t0
+            if conv.ttft is None and b"text_delta" in chunk:
+                conv.ttft = time.monotonic() - t0
         writer.close()
     except OSError as exc:
         conv.error = f"{type(exc).__name__}: {exc}"
@@ -116,22 +121,25 @@ def run_backend(
     try:
         asyncio.run(level_round(server.url, bearers, 2))  # warm-up: pool, imports, first writes
         for n in levels:
-            p50s, p95s, rates, done = [], [], [], []
+            p50s, p95s, ttft95s, rates, done = [], [], [], [], []
             errors: list[str] = []
             for _ in range(rounds):
                 convs, wall = asyncio.run(level_round(server.url, bearers, n))
                 ttfes = [c.ttfe for c in convs if c.ttfe is not None]
                 p50s.append(percentile(ttfes, 50))
                 p95s.append(percentile(ttfes, 95))
+                ttft95s.append(percentile([c.ttft for c in convs if c.ttft is not None], 95))
                 rates.append(sum(c.events for c in convs) / wall)
                 done.append(sum(c.complete for c in convs))
                 errors += [c.error for c in convs if c.error]
             rss = peak_rss_mb(server.proc.pid)
             out[n] = {"p50": median(p50s), "p95": median(p95s), "eps": median(rates)}
+            out[n]["ttft95"] = median(ttft95s)
             out[n].update(complete=float(min(done)), rss=rss)
             print(
                 f"{name:<10} {n:>4} concurrent: {min(done)}/{n} complete, TTFE p50 "
-                f"{out[n]['p50'] * 1000:6.0f} ms, p95 {out[n]['p95'] * 1000:6.0f} ms, "
+                f"{out[n]['p50'] * 1000:6.0f} ms, p95 {out[n]['p95'] * 1000:6.0f} ms, TTFT p95 "
+                f"{out[n]['ttft95'] * 1000:6.0f} ms, "
                 f"{out[n]['eps']:7.0f} events/s, server peak RSS {rss:5.0f} MB"
                 + (f"; errors: {sorted(set(errors))[:3]}" if errors else ""),
                 flush=True,

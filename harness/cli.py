@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--format", choices=["text", "md", "json"], default="text")
     lst.add_argument("--select", action="append", default=[], help="check id glob")
     lst.add_argument("--exclude", action="append", default=[], help="check id glob")
+    from harness.load.config import add_load_parser
+
+    add_load_parser(sub)
     sub.add_parser("model-stub", help="serve the OpenAI-compatible model stub", add_help=False)
     sub.add_parser("mcp-stub", help="serve the MCP stub (docs/mcp.md)", add_help=False)
     return parser
@@ -320,6 +323,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from harness.glass.mcp_stub.cli import main as mcp_stub_main
 
         return mcp_stub_main(argv[1:])
+    if argv[:1] == ["load"]:
+        # Before build_parser: the run options import the pytest plugin (and ssl), which must
+        # not be loaded before Locust's monkey-patching.
+        from harness.load.cli import main as load_main
+
+        return load_main(argv[1:])
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:

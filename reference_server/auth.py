@@ -9,6 +9,7 @@ configured. The auth faults each relax exactly one of these rules.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -93,6 +94,9 @@ def mint_own_token(cfg: ServerConfig, sub: str, *, ttl: int = 3600) -> str:
     return jwt.encode(claims, own_secret(cfg.dev_key_path), algorithm="HS256")
 
 
+KEY_CACHE_SIZE = 64
+
+
 class TokenVerifier:
     """Verifies JWTs for one server configuration."""
 
@@ -100,6 +104,7 @@ class TokenVerifier:
         self.cfg = cfg
         self.keys = keys
         self._own = own_secret(cfg.dev_key_path) if cfg.has(Fault.OWN_TOKENS_ONLY) else None
+        self._keys: dict[str, PyJWK] = {}
 
     async def verify(self, token: str) -> dict[str, Any]:
         """The verified claims of ``token``; AuthError on any failure."""
@@ -132,10 +137,21 @@ class TokenVerifier:
         try:
             # The key's own alg (or its kty's default) decides; jwt.decode then refuses a
             # token whose alg differs, so an RSA key can never verify an HS256 token.
-            key = PyJWK(jwk)
+            key = self._key(jwk)
         except jwt.PyJWTError as exc:
             raise AuthError(f"key {kid!r} cannot verify {alg}: {exc}") from None
         return self._decode(token, key=key, alg=alg)
+
+    def _key(self, jwk: dict[str, Any]) -> PyJWK:
+        """PyJWK of a JWK, built once per distinct key: loading an RSA public key costs more
+        than verifying a signature with it, and every request of a burst needs one."""
+        cache_key = json.dumps(jwk, sort_keys=True)
+        key = self._keys.get(cache_key)
+        if key is None:
+            if len(self._keys) >= KEY_CACHE_SIZE:
+                self._keys.clear()  # a rotating key set: start over rather than grow
+            key = self._keys[cache_key] = PyJWK(jwk)
+        return key
 
     def _decode(self, token: str, *, key: PyJWK | None, alg: str | None) -> dict[str, Any]:
         cfg = self.cfg

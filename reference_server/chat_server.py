@@ -221,6 +221,11 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
         # cancel-locks-thread fault: threads with a reply under way (never cleared on a stop).
         self.generating: set[str] = set()
         self.renamed: set[str] = set()  # get-thread-500-after-rename: threads.update saw these
+        # Agent turns streaming at once. Beyond this a turn waits for a slot after its first
+        # events (thread.created, the user's message) went out: under a burst the event loop
+        # is not flooded by every stream's token events at once, so a new request's first
+        # event is not stuck behind them.
+        self.generations = asyncio.Semaphore(cfg.max_generations)
         # No tracing export: the offline model must not reach any network.
         set_tracing_disabled(True)
 
@@ -324,8 +329,9 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
                 yield ThreadItemDoneEvent(item=item)
             return
         self.generating.add(thread.id)
-        async for event in self._agent_reply(thread, input_user_message, context):
-            yield event
+        async with self.generations:
+            async for event in self._agent_reply(thread, input_user_message, context):
+                yield event
         if features.wants_widget(text):
             async for event in stream_widget(
                 thread,

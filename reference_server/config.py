@@ -65,6 +65,8 @@ class ServerConfig:
     max_attachment_bytes: int = MAX_ATTACHMENT_BYTES
     # How many thread items respond() hands to the model (newest first, then reversed).
     history_limit: int = 50
+    # Agent turns that stream at once; more wait (after their first events) for a slot.
+    max_generations: int = 32
     # The MCP server whose tools the agent gets (Streamable HTTP), acting for each user.
     mcp_url: str | None = None
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sqlite3
+import uuid
 
 from sqlalchemy import (
     BigInteger,
@@ -42,15 +44,53 @@ def sqlite_url(path: str) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """An async engine; in-memory SQLite shares one connection so all sessions see one DB."""
+# PostgreSQL pool. A burst of 200 streams keeps 10-20 short transactions in flight at once;
+# with SQLAlchemy's default pool_size of 5 every connection returned beyond the fifth was
+# closed and the next transaction opened a new one (a connect per transaction, in the event
+# loop). 20 are kept, all opened at start-up (SqlStore.start), and none beyond: a burst
+# waits a moment for one of them rather than paying a connect (and its statement cache).
+PG_POOL_SIZE = 20
+PG_MAX_OVERFLOW = 0
+
+
+def _memory_name(url: str) -> str | None:
+    """The shared-cache name for an in-memory SQLite URL, None for any other URL."""
     if url.startswith("sqlite") and (":memory:" in url or url.endswith("://")):
-        return create_async_engine(
-            url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        return f"chatkit-memory-{uuid.uuid4().hex}"
+    return None
+
+
+def make_engine(url: str) -> tuple[AsyncEngine, sqlite3.Connection | None]:
+    """An async engine, and for in-memory SQLite the connection that keeps the data alive.
+
+    In-memory SQLite is one named shared-cache database, not a private ``:memory:`` one: a
+    request cancelled in the middle of a query (a client that disconnects mid-stream) makes
+    SQLAlchemy invalidate the connection, and the pool's next connection to a private
+    ``:memory:`` database would be a new, empty database (tables gone, every later request a
+    500). A shared-cache database lives as long as any connection to it, so a plain
+    connection the store never uses holds it for the store's lifetime.
+    """
+    name = _memory_name(url)
+    if name is not None:
+        uri = f"file:{name}?mode=memory&cache=shared"
+        keeper = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        engine = create_async_engine(
+            f"sqlite+aiosqlite:///{uri}&uri=true",
+            poolclass=StaticPool,
+            connect_args={"check_same_thread": False},
         )
+        return engine, keeper
     if url.startswith("sqlite"):
-        return create_async_engine(url, connect_args={"timeout": 30})
-    return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(url, connect_args={"timeout": 30}), None
+    # No pre-ping: it is one more round trip on every checkout (a stream makes a dozen). A
+    # connection the server dropped fails one request, and SQLAlchemy then replaces the pool.
+    engine = create_async_engine(
+        url,
+        pool_size=PG_POOL_SIZE,
+        max_overflow=PG_MAX_OVERFLOW,
+        pool_recycle=1800,
+    )
+    return engine, None
 
 
 class Tables:

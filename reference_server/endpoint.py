@@ -20,7 +20,7 @@ from chatkit.store import NotFoundError
 from chatkit.types import ChatKitReq, is_streaming_req
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from .attachments import RequestRefused
 from .auth import AuthError, Identity, TokenVerifier, authenticate
@@ -102,6 +102,35 @@ class ChatKitEndpoint:
 
     async def handle(self, request: Request) -> Response:
         """Answer one ChatKit request; never raises except under the bare-500 fault."""
+        if self.store.request_pool is not None:
+            return await self._holding_connection(request)
+        return await self._answer(request)
+
+    async def _holding_connection(self, request: Request) -> Response:
+        """pool-exhaustion: a session-per-request dependency that keeps its pooled connection
+        until the response is over, a stream's last byte included."""
+        await self.store.hold_request_connection()
+        try:
+            response = await self._answer(request)
+        except BaseException:
+            self.store.release_request_connection()
+            raise
+        if not isinstance(response, StreamingResponse):
+            self.store.release_request_connection()
+            return response
+        inner = response.body_iterator
+
+        async def held() -> AsyncIterator[Any]:
+            try:
+                async for chunk in inner:
+                    yield chunk
+            finally:
+                self.store.release_request_connection()
+
+        response.body_iterator = held()
+        return response
+
+    async def _answer(self, request: Request) -> Response:
         try:
             return await self._handle(request)
         except Exception:

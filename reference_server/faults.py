@@ -99,6 +99,9 @@ class Fault(StrEnum):
     MCP_SHARED_CLIENT = "mcp-shared-client"
     MCP_TOKEN_PASSTHROUGH = "mcp-token-passthrough"
     MCP_ERROR_500 = "mcp-error-500"
+    # Pitfalls that show only under concurrency (chatkit-harness load).
+    RACY_STORE = "racy-store"
+    POOL_EXHAUSTION = "pool-exhaustion"
 
     @property
     def description(self) -> str:
@@ -250,6 +253,13 @@ DESCRIPTIONS: dict[Fault, str] = {
     "MCP server unchanged instead of being exchanged for one issued for that server",
     Fault.MCP_ERROR_500: "--mcp-url: a failing tool call is raised out of the turn instead of "
     "being reported to the model, and the request ends in a bare 500",
+    Fault.RACY_STORE: "every thread's item list lives in one shared index document that "
+    "add_thread_item reads, awaits its database write, then writes back without a lock: two "
+    "conversations writing at once drop each other's items from items.list",
+    Fault.POOL_EXHAUSTION: "a database pool of one connection (pool_size=1, max_overflow=0), "
+    "not pre-warmed (it opens in 0.5 s), held by every request for its whole response (a "
+    "session-per-request dependency): a burst of streams queues for seconds before its first "
+    "event",
 }
 
 

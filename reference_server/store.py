@@ -21,6 +21,7 @@ from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 from pydantic import TypeAdapter
 from sqlalchemy import Select, Table, and_, delete, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -39,6 +40,11 @@ _ID_PREFIXES: dict[StoreItemType, str] = {
     "attachment": "atc",
     "sdk_hidden_context": "shcx",
 }
+
+
+# pool-exhaustion fault: the pool's size, and what opening one of its connections costs.
+TINY_POOL_SIZE = 1
+TINY_POOL_CONNECT_SECONDS = 0.5
 
 
 def new_id(item_type: StoreItemType) -> str:
@@ -65,7 +71,7 @@ class SqlStore(Store[RequestContext]):
         faults: frozenset[Fault] = frozenset(),
     ) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine, self._keeper = make_engine(url)
         self.tables = Tables(table_prefix, unique_item_ids=Fault.DOUBLE_STORE not in faults)
         self.scoped = Fault.SHARED_THREADS not in faults
         self.no_delete = Fault.NO_DELETE in faults
@@ -75,6 +81,14 @@ class SqlStore(Store[RequestContext]):
         # eventual-writes: assistant items go through a background queue (a write 300 ms late).
         self.write_delay = 0.3 if Fault.EVENTUAL_WRITES in faults else 0.0
         self._pending: set[asyncio.Task[None]] = set()
+        # racy-store fault: thread id -> item ids, one shared document (see add_thread_item).
+        self.racy = Fault.RACY_STORE in faults
+        self._index: dict[str, list[str]] = {}
+        # pool-exhaustion fault: the connections a request holds for its whole response.
+        self.request_pool = (
+            asyncio.Semaphore(TINY_POOL_SIZE) if Fault.POOL_EXHAUSTION in faults else None
+        )
+        self._pool_opened = 0
         # SQLite has one writer at a time (and :memory: shares one connection), so
         # operations are serialised in-process instead of failing with "locked".
         self._lock: asyncio.Lock | None = asyncio.Lock() if url.startswith("sqlite") else None
@@ -89,17 +103,47 @@ class SqlStore(Store[RequestContext]):
         async with self._tx() as conn:
             await conn.run_sync(self.tables.metadata.create_all)
         if warm:
+            await self._warm()
+
+    async def _warm(self) -> None:
+        """Open the pool's connections now, not in the first burst of requests."""
+        if self._lock is not None:  # SQLite: one connection at a time anyway
             async with self._tx() as conn:
                 await conn.execute(text("SELECT 1"))
+            return
+
+        async def one() -> AsyncConnection:
+            conn = await self.engine.connect()
+            await conn.execute(text("SELECT 1"))
+            return conn
+
+        held = await asyncio.gather(*(one() for _ in range(self.engine.pool.size())))  # type: ignore[attr-defined]
+        for conn in held:
+            await conn.close()
 
     async def close(self) -> None:
-        """Release every pooled connection."""
+        """Release every pooled connection (an in-memory database goes with the last)."""
         await self.engine.dispose()
+        if self._keeper is not None:
+            self._keeper.close()
+            self._keeper = None
 
     async def drop_tables(self) -> None:
         """Drop this store's tables (tests clean up shared PostgreSQL databases with it)."""
         async with self._tx() as conn:
             await conn.run_sync(self.tables.metadata.drop_all)
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads: on PostgreSQL in autocommit, so a lookup is one round trip
+        instead of three (BEGIN, the SELECT, COMMIT); a stream makes several before its
+        first event, and under a burst every round trip waits a whole event-loop turn."""
+        if self._lock is not None:
+            async with self._tx() as conn:
+                yield conn
+            return
+        async with self.engine.connect() as conn:
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncConnection]:
@@ -109,6 +153,21 @@ class SqlStore(Store[RequestContext]):
             return
         async with self._lock, self.engine.begin() as conn:
             yield conn
+
+    # -- the pool-exhaustion fault -------------------------------------------------
+
+    async def hold_request_connection(self) -> None:
+        """pool-exhaustion: take one of the tiny pool's connections for a whole request
+        (opening it first, 0.5 s, the first time: nothing was pre-warmed)."""
+        assert self.request_pool is not None
+        await self.request_pool.acquire()
+        if self._pool_opened < TINY_POOL_SIZE:
+            self._pool_opened += 1
+            await asyncio.sleep(TINY_POOL_CONNECT_SECONDS)
+
+    def release_request_connection(self) -> None:
+        assert self.request_pool is not None
+        self.request_pool.release()
 
     # -- ids ---------------------------------------------------------------------
 
@@ -144,7 +203,7 @@ class SqlStore(Store[RequestContext]):
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
         """The thread's metadata; NotFoundError when missing or someone else's."""
         t = self.tables.threads
-        async with self._tx() as conn:
+        async with self._read() as conn:
             data = await conn.scalar(
                 self._owned(select(t.c.data).where(t.c.id == thread_id), t, context)
             )
@@ -157,6 +216,9 @@ class SqlStore(Store[RequestContext]):
         t = self.tables.threads
         # The SDK sometimes hands over a Thread (with items); only metadata is stored.
         data = ThreadMetadata.model_validate(thread.model_dump(exclude={"items"})).model_dump_json()
+        if self.engine.dialect.name == "postgresql":
+            await self._save_thread_pg(thread, data, context)
+            return
         async with self._tx() as conn:
             owner = await conn.scalar(select(t.c.user_id).where(t.c.id == thread.id))
             if owner is None:
@@ -173,12 +235,32 @@ class SqlStore(Store[RequestContext]):
             else:
                 raise NotFoundError(f"thread {thread.id} not found")
 
+    async def _save_thread_pg(
+        self, thread: ThreadMetadata, data: str, context: RequestContext
+    ) -> None:
+        # One statement in autocommit, not BEGIN, SELECT owner, INSERT/UPDATE, COMMIT: the
+        # first event of every threads.create waits for this, and on asyncpg each round trip
+        # is protocol work on the event loop that a burst of 200 streams is queueing for.
+        t = self.tables.threads
+        insert = pg_insert(t).values(
+            id=thread.id, user_id=context.user_id, created_at=_naive(thread.created_at), data=data
+        )
+        # Another user's thread id is not overwritten (shared-threads fault: it is).
+        mine = t.c.user_id == insert.excluded.user_id if self.scoped else None
+        upsert = insert.on_conflict_do_update(
+            index_elements=[t.c.id], set_={"data": insert.excluded.data}, where=mine
+        ).returning(t.c.seq)
+        async with self._read() as conn:
+            saved = await conn.scalar(upsert)
+        if saved is None:
+            raise NotFoundError(f"thread {thread.id} not found")
+
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
     ) -> Page[ThreadMetadata]:
         """A page of the user's threads ordered by creation time."""
         t = self.tables.threads
-        async with self._tx() as conn:
+        async with self._read() as conn:
             stmt = self._owned(select(t.c.id, t.c.data), t, context)
             scope = t.c.user_id == context.user_id if self.scoped else None
             stmt = await self._paginate(conn, stmt, t, after, order, limit, scope)
@@ -269,13 +351,18 @@ class SqlStore(Store[RequestContext]):
     ) -> Page[ThreadItem]:
         """A page of the thread's items; ``order`` is "asc" or "desc" by creation."""
         i = self.tables.items
-        async with self._tx() as conn:
+        async with self._read() as conn:
             await self._require_thread(conn, thread_id, context)
             scope = i.c.thread_id == thread_id
             stmt = select(i.c.data).where(scope)
             stmt = await self._paginate(conn, stmt, i, after, order, limit, scope)
             rows = (await conn.execute(stmt)).scalars().all()
-        return self._page([_ITEM.validate_json(r) for r in rows], limit)
+        items = [_ITEM.validate_json(r) for r in rows]
+        if self.racy:
+            # racy-store: the index document decides which items the thread has.
+            listed = set(self._index.get(thread_id, ()))
+            items = [item for item in items if item.id in listed]
+        return self._page(items, limit)
 
     async def load_user_items(self, limit: int, context: RequestContext) -> list[ThreadItem]:
         """The newest ``limit`` items of all the user's threads (cross-thread-history fault).
@@ -324,6 +411,9 @@ class SqlStore(Store[RequestContext]):
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
             return
+        if self.racy:
+            await self._racy_append(thread_id, item, context)
+            return
         await self._upsert_item(thread_id, item, context)
 
     async def _insert_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
@@ -340,6 +430,18 @@ class SqlStore(Store[RequestContext]):
                 )
             )
 
+    async def _racy_append(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        # racy-store fault: read the shared index, write the item, write the index back.
+        # Another conversation's append that lands while this one awaits its write is
+        # overwritten by this stale copy: its item stays in the table but leaves the list.
+        index = dict(self._index)
+        ids = list(index.get(thread_id, ()))
+        await self._upsert_item(thread_id, item, context)
+        if item.id not in ids:
+            ids.append(item.id)
+        index[thread_id] = ids
+        self._index = index
+
     async def _later(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         await asyncio.sleep(self.write_delay)
         # The thread may be deleted meanwhile; a queue worker then drops the write.
@@ -353,7 +455,7 @@ class SqlStore(Store[RequestContext]):
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         """One item; NotFoundError when it (or its thread, for this user) is missing."""
         i = self.tables.items
-        async with self._tx() as conn:
+        async with self._read() as conn:
             await self._require_thread(conn, thread_id, context)
             data = await conn.scalar(
                 select(i.c.data).where(i.c.thread_id == thread_id, i.c.id == item_id)
@@ -399,7 +501,7 @@ class SqlStore(Store[RequestContext]):
     async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
         """Attachment metadata; NotFoundError when missing or someone else's."""
         a = self.tables.attachments
-        async with self._tx() as conn:
+        async with self._read() as conn:
             data = await conn.scalar(
                 self._owned_attachment(select(a.c.data).where(a.c.id == attachment_id), context)
             )

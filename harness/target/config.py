@@ -332,7 +332,8 @@ def _from_pyproject(path: Path) -> dict[str, Any]:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     section = data.get("tool", {}).get("chatkit-harness", {})
-    return {k.replace("-", "_"): v for k, v in section.items()}
+    # [tool.chatkit-harness.load] holds the load subcommand's own settings, not the target's.
+    return {k.replace("-", "_"): v for k, v in section.items() if k != "load"}
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
