@@ -62,6 +62,7 @@ class Fault(StrEnum):
     CANCEL_LOCKS_THREAD = "cancel-locks-thread"
     HIDDEN_ITEMS_LISTED = "hidden-items-listed"
     PAGING_DUPLICATE_BOUNDARY = "paging-duplicate-boundary"
+    PAGING_IGNORES_LIMIT = "paging-ignores-limit"
     BAD_CURSOR_500 = "bad-cursor-500"
     RETRY_KEEPS_NEWER = "retry-keeps-newer"
     RETRY_UNKNOWN_EMPTY = "retry-unknown-empty"
@@ -189,6 +190,8 @@ DESCRIPTIONS: dict[Fault, str] = {
     "ends normally: after a stop, every later turn on the thread gets 409",
     Fault.HIDDEN_ITEMS_LISTED: "items.list returns hidden context items (the SDK's cancellation "
     "note) to the client",
+    Fault.PAGING_IGNORES_LIMIT: "lists are paged with the store's own fixed size (20), whatever "
+    "limit the client asks for",
     Fault.PAGING_DUPLICATE_BOUNDARY: "list cursors compare with <= / >=: every page repeats the "
     "last entry of the page before",
     Fault.BAD_CURSOR_500: "an 'after' cursor that is not one of the list's ids raises: HTTP 500",

@@ -45,6 +45,7 @@ _ID_PREFIXES: dict[StoreItemType, str] = {
 # pool-exhaustion fault: the pool's size, and what opening one of its connections costs.
 TINY_POOL_SIZE = 1
 TINY_POOL_CONNECT_SECONDS = 0.5
+FIXED_PAGE = 20  # the page size of the paging-ignores-limit fault
 
 
 def new_id(item_type: StoreItemType) -> str:
@@ -260,6 +261,7 @@ class SqlStore(Store[RequestContext]):
     ) -> Page[ThreadMetadata]:
         """A page of the user's threads ordered by creation time."""
         t = self.tables.threads
+        limit = self._limit(limit)
         async with self._read() as conn:
             stmt = self._owned(select(t.c.id, t.c.data), t, context)
             scope = t.c.user_id == context.user_id if self.scoped else None
@@ -335,6 +337,10 @@ class SqlStore(Store[RequestContext]):
         # One extra row tells whether another page exists.
         return stmt.limit(max(limit, 0) + 1)
 
+    def _limit(self, limit: int) -> int:
+        # paging-ignores-limit fault: a hard-coded LIMIT, as in a store written for one screen.
+        return FIXED_PAGE if Fault.PAGING_IGNORES_LIMIT in self.faults else limit
+
     @staticmethod
     def _page(rows: list[Any], limit: int) -> Page[Any]:
         has_more = len(rows) > limit
@@ -351,6 +357,7 @@ class SqlStore(Store[RequestContext]):
     ) -> Page[ThreadItem]:
         """A page of the thread's items; ``order`` is "asc" or "desc" by creation."""
         i = self.tables.items
+        limit = self._limit(limit)
         async with self._read() as conn:
             await self._require_thread(conn, thread_id, context)
             scope = i.c.thread_id == thread_id

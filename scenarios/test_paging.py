@@ -1,12 +1,13 @@
 """The history panel's paging: threads.list and items.list with limit, after, has_more, order.
 
-Judgments only: evidence from harness/probes/paging.py (16 threads, 16 items, pages of 5).
+Judgments only: evidence from harness/probes/paging.py (8 threads, 8 items, pages of 2).
 """
 
 from __future__ import annotations
 
 from harness.engine.expect import evidence_of
 from harness.engine.preconditions import CREATE
+from harness.probes.features import page_items
 from harness.probes.paging import PAGE, THREADS, TURNS, Paging, Walk
 from harness.registry import MUST, check
 from harness.report.results import blocked, fail
@@ -27,6 +28,14 @@ def _judge(walks: list[Walk], expected: list[str], what: str) -> None:
                 f"{what} ({w.order}) failed while paging",
                 actual=f"HTTP {broken[0].status}",
                 evidence=evidence_of(broken[0]),
+            )
+        oversized = [p for p in w.pages if len(page_items(p)) > PAGE]
+        if oversized:
+            fail(
+                f"{what} ({w.order}) ignores limit: a page holds more than was asked for",
+                expected=f"at most {PAGE} entries a page (limit={PAGE})",
+                actual=f"{len(page_items(oversized[0]))} entries in one page",
+                evidence=evidence_of(oversized[0]),
             )
         ids = [i for i in w.ids if i in set(expected)]
         dup = sorted({i for i in w.ids if w.ids.count(i) > 1})
@@ -52,7 +61,8 @@ def _judge(walks: list[Walk], expected: list[str], what: str) -> None:
     title="threads.list pages walk every thread exactly once, in both orders",
     level=MUST,
     pitfall="A cursor compared with <= repeats the last thread of every page; one that ignores "
-    "order or has_more loses the rest of the history panel.",
+    "order or has_more loses the rest of the history panel; a store that ignores limit loads "
+    "every thread at once.",
     fix=FIX,
     ref=REF,
     probes=["paging"],

@@ -1,4 +1,4 @@
-"""History paging: 16 threads and 16 items walked with limit/after in both orders."""
+"""History paging: 8 threads and 8 items walked with limit/after in both orders."""
 
 from __future__ import annotations
 
@@ -15,9 +15,12 @@ from harness.target.config import Identity
 
 # Four pages each way, three page boundaries: enough for a cursor off by one (<= for <) or
 # one that ignores order or has_more; each thread and turn costs a full agent turn.
-THREADS = 16
-TURNS = 8  # 16 items: a user message and a reply each
-PAGE = 5
+# Pages of 2 over 8 entries: three page boundaries each way, and a store that ignores limit
+# (answering all 8 at once) is seen. Every entry is a model turn, which a real deployment
+# pays for: no more of them than the verdict needs.
+THREADS = 8
+TURNS = 4  # 8 items: a user message and a reply each
+PAGE = 2
 MAX_PAGES = 30  # a pager that never ends stops here
 
 

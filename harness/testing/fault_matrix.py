@@ -68,6 +68,7 @@ EXPECTED_KILLS: dict[str, frozenset[str]] = {
     "cancel-locks-thread": frozenset({"cancel.next-turn-works"}),
     "hidden-items-listed": frozenset({"cancel.hidden-not-listed"}),
     "paging-duplicate-boundary": frozenset({"paging.threads", "paging.items"}),
+    "paging-ignores-limit": frozenset({"paging.threads", "paging.items"}),
     "bad-cursor-500": frozenset({"paging.bad-cursor"}),
     "retry-keeps-newer": frozenset({"retry.replaces-newer"}),
     "retry-unknown-empty": frozenset({"retry.bad-item"}),
