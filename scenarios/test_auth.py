@@ -43,6 +43,7 @@ from harness.engine.hints import option
 from harness.engine.preconditions import CREATE, LIST_ITEMS, LIST_THREADS, describe, needs_thread
 from harness.probes.auth import EveryType, Isolation, Probed, Spoof, changes
 from harness.probes.conversation import page_ids
+from harness.protocol.client import Exchange
 from harness.registry import MUST, check
 from harness.report.redact import curl_command
 from harness.report.results import blocked, fail, note, untestable
@@ -488,7 +489,7 @@ def test_identity_header_spoof(evidence) -> None:
             "auth.tenant-isolation",
             f"user A sees user B's thread without any {h}: one store is shared by every user",
         )
-    problems = []
+    problems: list[tuple[str, Exchange]] = []
     if ev.listed is not None and ev.listed.status == 200 and tb in page_ids(ev.listed):
         problems.append((f"threads.list shows user B's thread {tb}", ev.listed))
     if ev.got is not None and refers_to(ev.got, tb):
@@ -553,7 +554,7 @@ def test_tenant_isolation(evidence) -> None:
     assert ev.before is not None and ev.after is not None
     if ev.before.items.status != 200:
         blocked(LIST_ITEMS, f"items.list of user A's own thread {describe(ev.before.items)}")
-    problems: list[tuple[str, object]] = []
+    problems: list[tuple[str, Exchange]] = []
     for what, ex in ev.attempts:
         # B reached A's thread: A's message came back, or the answer is about A's thread.
         # Other answers (4xx, even 5xx or a 200 about something else) are not leaks; errors.*
@@ -587,8 +588,8 @@ def test_tenant_isolation(evidence) -> None:
             expected="a refusal (404 or 403) for every request B makes on A's thread, and A's "
             "thread unchanged",
             actual="; ".join(p for p, _ in problems),
-            evidence=show(ex, ev.secrets, label=who),  # type: ignore[arg-type]
-            repro=curl_command(ex),  # type: ignore[arg-type]
+            evidence=show(ex, ev.secrets, label=who),
+            repro=curl_command(ex),
         )
     header: Probed = evidence["auth-identity-header"]
     plain_served = any(accepted(t.ex) for t in header.tried())

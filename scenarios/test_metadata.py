@@ -86,7 +86,8 @@ def test_page_context(evidence) -> None:
 )
 def test_follow_up_turn(evidence) -> None:
     context_probe: ContextProbe = evidence["context"]
-    for rec in context_probe.first or [None]:
+    firsts: list[RecordedStream | None] = [*context_probe.first] or [None]
+    for rec in firsts:
         needs_stream(rec, CREATE, "threads.create")
     follow = context_probe.follow_up
     _require(follow, "user's name (second turn)", context_probe.user_name, SECOND_TURN)

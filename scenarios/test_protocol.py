@@ -476,11 +476,12 @@ def test_update_title(evidence) -> None:
     else:
         stored, where = rename.title_in_list(), "threads.list"
     if stored != rename.title:
+        shown = get if where == "threads.get_by_id" else rename.listed or get
         fail(
             "the new title was not stored",
             expected=repr(rename.title),
             actual=f"{stored!r} (read back through {where})",
-            evidence=evidence_of(get if where == "threads.get_by_id" else rename.listed or get),
+            evidence=evidence_of(shown) if shown is not None else "",
         )
 
 

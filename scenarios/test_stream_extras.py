@@ -95,9 +95,9 @@ def test_not_stored(evidence) -> None:
         "progress_update, client_effect or notice event",
     )
     for run in runs:
-        rec: RecordedStream = (
+        rec: RecordedStream | None = (
             stream_ok(run.created, f"the {run.feature} trigger") if run.created else None
-        )  # type: ignore[assignment]
+        )
         streamed = {str(i.get("id")) for i in done_items(rec)}
         texts = {str(p.get("text") or p.get("message")) for p in _events(run)}
         extra = [
