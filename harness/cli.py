@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from harness import __version__
+from harness.exits import EXIT_FAILED, EXIT_HARNESS, EXIT_OK, internal_error
 
-EXIT_OK, EXIT_FAILED, EXIT_HARNESS = 0, 1, 2
 DIAGNOSE_ARTIFACTS = "chatkit-diagnose"
 HTML_NAME = "report.html"  # what diagnose writes into its artifacts folder
 
@@ -351,16 +351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stop the flush at exit failing
         return EXIT_FAILED
-    except Exception as exc:  # never a traceback: one line, exit 2
-        if os.environ.get("CHATKIT_HARNESS_DEBUG"):
-            raise
-        text = str(exc).splitlines()[0] if str(exc) else ""
-        print(
-            f"chatkit-harness: internal error: {type(exc).__name__}: {text} "
-            "(set CHATKIT_HARNESS_DEBUG=1 for the traceback)",
-            file=sys.stderr,
-        )
-        return EXIT_HARNESS
+    except Exception as exc:
+        return internal_error(exc)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.exits import EXIT_FAILED, EXIT_HARNESS, EXIT_OK, internal_error
 from harness.load.config import LoadConfigError, LoadSettings, load_settings, target_flags
-
-EXIT_OK, EXIT_FAILED, EXIT_HARNESS = 0, 1, 2
 
 
 class LoadProblem(Exception):
@@ -122,16 +121,8 @@ def cmd_load(ns: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("chatkit-harness: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # never a traceback: one line, exit 2
-        if os.environ.get("CHATKIT_HARNESS_DEBUG"):
-            raise
-        text = str(exc).splitlines()[0] if str(exc) else ""
-        print(
-            f"chatkit-harness: internal error: {type(exc).__name__}: {text} "
-            "(set CHATKIT_HARNESS_DEBUG=1 for the traceback)",
-            file=sys.stderr,
-        )
-        return EXIT_HARNESS
+    except Exception as exc:
+        return internal_error(exc)
 
 
 def _load(ns: argparse.Namespace) -> int:
