@@ -17,6 +17,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# As scripts/run does: the processes a benchmark starts keep their bytecode under .cache/,
+# so an environment with PYTHONDONTWRITEBYTECODE (common in containers) does not time the
+# compiler instead of the harness.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+os.environ.setdefault("PYTHONPYCACHEPREFIX", str(ROOT / ".cache" / "pycache"))
+
 
 def parser(description: str | None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=(description or "").splitlines()[0])

@@ -161,8 +161,9 @@ def _writable(path: str | None, what: str) -> None:
             raise UsageProblem(f"cannot create the folder of {what} {path!r}: {exc}") from None
 
 
-def _validate(ns: argparse.Namespace) -> list[str]:
-    """Check every option before anything starts; return the secrets to redact."""
+def _validate(ns: argparse.Namespace) -> tuple[list[str], bool]:
+    """Check every option before anything starts; return the secrets to redact, and whether
+    the run is against the bundled reference server (no URL anywhere)."""
     from harness.plugin import TARGET_OPTIONS
     from harness.registry import load_catalogue
     from harness.report.baseline import BaselineError, load_baseline
@@ -193,7 +194,7 @@ def _validate(ns: argparse.Namespace) -> list[str]:
             raise UsageProblem(problem) from None
         if not os.access(folder, os.W_OK):
             raise UsageProblem(f"cannot write to the artifacts folder {ns.artifacts!r}")
-    return target.secrets()
+    return target.secrets(), not target.url
 
 
 def _rich_wanted(ns: argparse.Namespace, out: TextIO) -> bool:
@@ -218,8 +219,14 @@ def cmd_run(ns: argparse.Namespace, *, diagnosing: bool = False) -> int:
     if ns.list:
         return cmd_list("text", ns.select, ns.exclude)
     from harness.runner import pytest_args, run_suite
+    from harness.target.launch import discard_prewarmed, prewarm_reference_server
 
-    secrets = _validate(ns)
+    if not ns.url and not os.environ.get("CHATKIT_URL"):
+        # Most likely the bundled server: its imports overlap ours and pytest's collection.
+        prewarm_reference_server()
+    secrets, bundled = _validate(ns)
+    if not bundled:
+        discard_prewarmed()  # a URL from pyproject.toml after all
     args = pytest_args(
         _target_options(ns),
         select=ns.select,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import re
@@ -221,8 +222,37 @@ def serve(cfg: ServerConfig) -> int:
         sock.close()
 
 
+# A harness that starts this server imports it first and hands it the arguments later (see
+# harness.target.launch.prewarm_reference_server); not an option anyone types.
+AWAIT_ARGS = "--await-args"
+
+
+def await_args() -> int:
+    """Import what serving needs, then run with the JSON line ``{"argv", "env"}`` on stdin.
+
+    Nothing imported here reads the environment at import time, so the variables handed
+    over (the model stub's OPENAI_BASE_URL, the MCP stub's URL) apply as if given at start.
+    """
+    from . import app, serving  # noqa: F401  (the slow part: agents, openai, mcp, FastAPI)
+
+    line = sys.stdin.readline()
+    if not line.strip():
+        return 0  # the harness went away without using this process
+    try:
+        handed = json.loads(line)
+        argv = [str(a) for a in handed["argv"]]
+        env = {str(k): str(v) for k, v in handed.get("env", {}).items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        print(f"{PROG}: error: {AWAIT_ARGS} expects one JSON line {{argv, env}}", file=sys.stderr)
+        return 2
+    os.environ.update(env)
+    return main(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``chatkit-reference-server``."""
+    if list(sys.argv[1:] if argv is None else argv) == [AWAIT_ARGS]:
+        return await_args()
     args = build_parser().parse_args(argv)
     if args.list:
         print(list_faults())

@@ -52,6 +52,13 @@ MODEL_NAME = "chatkit-reference-offline"
 # reply (history-as-repr) cannot grow without bound from turn to turn. The limit is
 # long enough for a whole access token (token-in-prompt must be visible).
 MAX_ECHOED_LINE = 4096
+# Replies repeat their whole input, so a thread with a long message in its history would
+# stream for seconds, one word per delta, in every later turn. A real model's long answer
+# is slow too, but nothing the harness checks needs more deltas than the reply to its
+# counting prompt (about 75 words, which must stream over 300 ms at the bundled 5 ms a delta
+# for the buffering verdict): longer replies are cut into at most this many runs of words,
+# at the same pace.
+MAX_DELTAS = 80
 _TOKEN = re.compile(r"\S+\s*|\s+")
 
 
@@ -104,6 +111,22 @@ def compose_reply(instructions: str | None, model_input: str | list[TResponseInp
 def tokenize(text: str) -> list[str]:
     """Word-sized deltas whose concatenation is exactly ``text``."""
     return _TOKEN.findall(text)
+
+
+def deltas(text: str, limit: int = MAX_DELTAS) -> list[str]:
+    """The streamed pieces of ``text``: one per word, or ``limit`` runs of words when longer;
+    their concatenation is exactly ``text``."""
+    words = tokenize(text)
+    if len(words) <= limit:
+        return words
+    size, extra = divmod(len(words), limit)
+    out: list[str] = []
+    start = 0
+    for n in range(limit):
+        end = start + size + (1 if n < extra else 0)
+        out.append("".join(words[start:end]))
+        start = end
+    return out
 
 
 def _usage(text: str) -> ResponseUsage:
@@ -187,7 +210,8 @@ class OfflineModel(Model):
         conversation_id: str | None,
         prompt: ResponsePromptParam | None,
     ) -> AsyncIterator[TResponseStreamEvent]:
-        """Responses-API events, one text delta per token, ending in response.completed."""
+        """Responses-API events, one text delta per word (see MAX_DELTAS), ending in
+        response.completed."""
         text = compose_reply(system_instructions, input)
         # ChatKit reuses the message id as its item id (a database key): unique per turn.
         message_id = f"msg_{uuid.uuid4().hex}"
@@ -217,7 +241,7 @@ class OfflineModel(Model):
             content_index=0,
             part=empty_part,
         )
-        for index, token in enumerate(tokenize(text)):
+        for index, token in enumerate(deltas(text)):
             delay = self.token_delay + (self.first_token_delay if index == 0 else 0.0)
             if delay > 0:
                 await asyncio.sleep(delay)

@@ -26,7 +26,7 @@ import pytest
 from reference_server.config import ServerConfig
 from reference_server.dev_issuer import load_dev_key, mint_dev_token
 from reference_server.faults import Fault, list_faults
-from reference_server.offline_model import tokenize
+from reference_server.offline_model import deltas, tokenize
 from reference_server.serving import serve_in_thread
 from reference_server.testing import (
     add_message_body,
@@ -320,6 +320,17 @@ def test_lost_deltas(key_path: Path) -> None:
     tokens = tokenize(text)
     assert len(tokens) >= 14 and text.endswith(message)
     assert deltas == [token for n, token in enumerate(tokens, 1) if n % 7]
+
+
+def test_long_replies_stream_in_at_most_max_deltas() -> None:
+    """A reply repeating a long history streams in runs of words, not one delta a word."""
+    short = "one two three"
+    assert deltas(short) == tokenize(short)
+    long = " ".join(f"w{n}" for n in range(205))
+    pieces = deltas(long, limit=48)
+    assert len(pieces) == 48 and "".join(pieces) == long
+    sizes = [len(p.split()) for p in pieces]
+    assert max(sizes) - min(sizes) <= 1  # evenly cut: the pace stays steady
 
 
 def test_invented_events(key_path: Path) -> None:

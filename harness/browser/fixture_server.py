@@ -137,7 +137,9 @@ class FixtureSite:
             _Server(("127.0.0.1", 0), self._cors_handler()),
         ]
         for server in self._servers:
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+            threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            ).start()
         return self
 
     def stop(self) -> None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from harness.engine.plan import Engine
     from harness.glass.box import GlassBox
     from harness.glass.mcp_box import McpBox
+    from harness.target.launch import Launched
     from harness.target.owned import OwnedTarget
 
 T = TypeVar("T")
@@ -33,7 +34,8 @@ class ProbeContext:
     glass: GlassBox | None = None  # the model stub in glass-box mode
     mcp: McpBox | None = None  # the MCP stub (--mcp-stub / --mcp-stub-url)
     owned: OwnedTarget | None = None  # the user's backend, when the harness started it
-    # Started on demand by the probes that need them (the cold-start probe's spare server).
+    # The bundled server before its first request: the cold-start probe times it, then clears it.
+    fresh: Launched | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     engine: Engine | None = None
     _clients: list[ChatKitClient] = field(default_factory=list)

@@ -4,8 +4,9 @@ All three are quiet probes (run after every other probe, one at a time): a verdi
 seconds must not depend on how many other probes were talking to the target meanwhile.
 
 A true cold start can only be measured on a process the harness starts: the bundled
-reference server (a spare copy the plugin started beside the main one, or a fresh one), or
-the user's own target under ``--start``, which is restarted and then serves the rest of the run.
+reference server, whose first turn is timed before anything else reaches it (the plugin runs
+this probe ahead of the preflight), or the user's own target under ``--start``, which is
+restarted after every other probe and then serves the rest of the run.
 """
 
 from __future__ import annotations
@@ -108,23 +109,20 @@ class ColdStartUnavailable:
 
 def _launcher(ctx: ProbeContext) -> tuple[Callable[[], Launched], str, bool] | None:
     """(start it, what it is, stop it afterwards) for the process the probe may start."""
-    from harness.plugin import COLD_SPARE_KEY, bundled_args
+    from harness.plugin import bundled_args
 
     config = ctx.extras.get("config")
     target = ctx.target
+    fresh, ctx.fresh = ctx.fresh, None
+    if target.bundled and fresh is not None:
+        # The run's own server before its first request: as cold as a process gets, and no
+        # second ~2 s start-up (2.5 CPU-s of imports) competes with the probes for a core.
+        return (lambda: fresh), "the bundled reference server, before any other request", False
     if target.bundled and config is not None and ctx.issuer is not None:
         args = bundled_args(config, ctx.issuer)
         env = ctx.glass.env() if ctx.glass is not None else {}
-        spare = config.stash.get(COLD_SPARE_KEY, None)
 
         def launch() -> Launched:
-            if spare is not None:
-                # Started beside the main server by the plugin: its ~2 s start-up overlapped
-                # the main one's, and the probe times the first turn, not the start.
-                try:
-                    return spare.result()
-                except LaunchError:
-                    pass  # two start-ups at once on a loaded box: one more, alone, below
             return start_reference_server(args, env=env, timeout=RESTART_TIMEOUT)
 
         return launch, "a fresh bundled reference server", True

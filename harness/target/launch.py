@@ -6,7 +6,9 @@ are what a client would see (an in-process ASGI transport buffers whole response
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import json
 import os
 import re
 import selectors
@@ -22,6 +24,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 LISTENING_RE = re.compile(r"listening on (http://\S+)")
+# reference_server's hidden first argument: import everything, then read the real arguments
+# (and environment) as one JSON line on stdin.
+AWAIT_ARGS = "--await-args"
 TAIL_LINES = 20  # of the backend's output, shown when it dies
 KEEP_LINES = 20_000  # kept for backend.log in the artifacts folder
 
@@ -72,12 +77,14 @@ class Launched:
             self.proc.wait(5)
 
 
-def _spawn(argv: Sequence[str], env: Mapping[str, str] | None) -> subprocess.Popen[bytes]:
+def _spawn(
+    argv: Sequence[str], env: Mapping[str, str] | None, *, stdin: int = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
     full_env = {**os.environ, **(env or {})}
     try:
         return subprocess.Popen(
             list(argv),
-            stdin=subprocess.DEVNULL,
+            stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=full_env,
@@ -85,6 +92,69 @@ def _spawn(argv: Sequence[str], env: Mapping[str, str] | None) -> subprocess.Pop
         )
     except OSError as exc:
         raise LaunchError(f"cannot start {argv[0]!r}: {exc.strerror or exc}") from None
+
+
+# -- a reference server started before its arguments are known ------------------------------
+#
+# Nearly all of the server's ~2 s start-up is importing the Agents SDK, openai, mcp, chatkit
+# and FastAPI. None of that depends on the run's arguments (the test issuer's keys, the
+# faults, the model stub's URL), which the harness knows only once pytest has read its
+# options and collected the checks, about a second later. A prewarmed process does the
+# imports meanwhile and waits for its arguments on stdin.
+
+
+@dataclass
+class _Prewarmed:
+    proc: subprocess.Popen[bytes]
+    started_at: float
+
+
+_PREWARMED: list[_Prewarmed] = []
+
+
+def prewarm_reference_server() -> None:
+    """Start importing a reference server now; the next start_reference_server() uses it."""
+    if _PREWARMED:
+        return
+    argv = [sys.executable, "-m", "reference_server", AWAIT_ARGS]
+    try:
+        proc = _spawn(argv, None, stdin=subprocess.PIPE)
+    except LaunchError:
+        return  # start_reference_server() will say why, with the real arguments
+    _PREWARMED.append(_Prewarmed(proc, time.monotonic()))
+    if len(_PREWARMED) == 1:
+        atexit.register(discard_prewarmed)
+
+
+def discard_prewarmed() -> None:
+    """Stop a prewarmed process nobody used: it has served nothing, so nothing is lost."""
+    while _PREWARMED:
+        pre = _PREWARMED.pop()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pre.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            pre.proc.wait(5)
+        for pipe in (pre.proc.stdin, pre.proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+
+
+def _hand_over(argv: Sequence[str], env: Mapping[str, str] | None) -> _Prewarmed | None:
+    """The prewarmed process, given its arguments; None when there is none (or it died)."""
+    while _PREWARMED:
+        pre = _PREWARMED.pop()
+        line = json.dumps({"argv": list(argv), "env": dict(env or {})}) + "\n"
+        try:
+            assert pre.proc.stdin is not None
+            pre.proc.stdin.write(line.encode("utf-8"))
+            pre.proc.stdin.close()
+            return pre
+        except (OSError, ValueError):
+            with contextlib.suppress(ProcessLookupError):
+                pre.proc.kill()
+            pre.proc.wait(5)
+    return None
 
 
 def start_reference_server(
@@ -95,17 +165,22 @@ def start_reference_server(
 ) -> Launched:
     """Start ``chatkit-reference-server --port 0 ...`` and wait for its listening line.
 
-    About 2 s on an idle machine; the generous limit is for a CI runner under load.
+    About 2 s on an idle machine, less when a prewarmed process takes the arguments; the
+    generous limit is for a CI runner under load.
     """
-    argv = [sys.executable, "-m", "reference_server", "--host", "127.0.0.1", "--port", "0", *args]
-    t0 = time.monotonic()
-    proc = _spawn(argv, env)
+    server_args = ["--host", "127.0.0.1", "--port", "0", *args]
+    pre = _hand_over(server_args, env)
+    if pre is not None:
+        proc, t0 = pre.proc, pre.started_at
+    else:
+        t0 = time.monotonic()
+        proc = _spawn([sys.executable, "-m", "reference_server", *server_args], env)
     assert proc.stdout is not None
     output: list[str] = []
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ)
     buf = b""
-    deadline = t0 + timeout
+    deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
             if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
