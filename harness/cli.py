@@ -222,8 +222,7 @@ def cmd_run(ns: argparse.Namespace, *, diagnosing: bool = False) -> int:
     from harness.target.launch import discard_prewarmed, prewarm_reference_server
 
     if not ns.url and not os.environ.get("CHATKIT_URL"):
-        # Most likely the bundled server: its imports overlap ours and pytest's collection.
-        prewarm_reference_server()
+        prewarm_reference_server()  # when main() did not already: most likely bundled
     secrets, bundled = _validate(ns)
     if not bundled:
         discard_prewarmed()  # a URL from pyproject.toml after all
@@ -320,6 +319,15 @@ def _print_diagnosis(ns: argparse.Namespace, run: Any, secrets: list[str]) -> No
 # -- entry point ---------------------------------------------------------------------------
 
 
+def _bundled_run(argv: Sequence[str]) -> bool:
+    """A run that will most likely start the bundled server: run/diagnose with no URL given
+    (a URL in pyproject.toml is found later, and the prewarmed process is then discarded)."""
+    if argv[:1] not in (["run"], ["diagnose"]) or os.environ.get("CHATKIT_URL"):
+        return False
+    stops = {"-h", "--help", "--list", "--url"}
+    return not any(a in stops or a.startswith("--url=") for a in argv[1:])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["model-stub"]:
@@ -336,6 +344,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from harness.load.cli import main as load_main
 
         return load_main(argv[1:])
+    if _bundled_run(argv):
+        # The bundled server's ~2 s of imports overlap ours, argparse's and pytest's.
+        from harness.target.launch import prewarm_reference_server
+
+        prewarm_reference_server()
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:

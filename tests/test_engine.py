@@ -215,6 +215,26 @@ async def test_a_probe_that_restarts_the_target_runs_after_every_quiet_probe() -
     assert all(restart.started >= engine.runs[q].finished for q in QUIET)
 
 
+@probe("test-engine-z-long-chain", long=True)
+async def _long_chain(ctx: ProbeContext) -> str:
+    return await _flight(ctx).run("test-engine-z-long-chain", 0.02)
+
+
+@pytest.mark.asyncio
+async def test_a_long_chain_starts_before_the_short_probes() -> None:
+    # Named to sort last: with one slot, only its `long` flag can put it first in the queue.
+    engine, _ = engine_for(1)
+    queue = [f"test-engine-worker-{i}" for i in range(4)]
+    engine.start([*queue, "test-engine-z-long-chain"])
+    try:
+        for name in [*queue, "test-engine-z-long-chain"]:
+            await engine.get(name)
+    finally:
+        await engine.close()
+    chain = engine.runs["test-engine-z-long-chain"]
+    assert all(chain.finished <= engine.runs[n].started for n in queue)
+
+
 # -- a real record phase -----------------------------------------------------------------------
 
 REAL_BUSY = ["first-turn", "conversation", "bad-requests", "unknown-thread", "keepalive"]

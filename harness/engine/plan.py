@@ -108,9 +108,9 @@ class Engine:
     def start(self, names: Iterable[str]) -> None:
         """Start ``names`` (and nothing twice); quiet probes queue behind the others."""
 
-        def order(name: str) -> tuple[bool, bool, str]:
+        def order(name: str) -> tuple[bool, bool, bool, str]:
             spec = get_probe(name)
-            return (spec.quiet, not spec.early, name)
+            return (spec.quiet, not spec.early, not spec.long, name)
 
         for name in sorted(set(names), key=order):
             self._task(name)

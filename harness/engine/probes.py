@@ -32,6 +32,9 @@ class ProbeSpec:
     doc: str
     # Started before the other planned probes: every check waits on it (the first turn).
     early: bool = False
+    # A long chain of turns one after another: started before the short probes, so that it
+    # does not begin last and end the record phase alone (longest first).
+    long: bool = False
     # It may restart the target (cold start): a quiet probe that runs after every other
     # quiet probe, so no probe reads a thread an in-memory store lost in the restart.
     restarts: bool = False
@@ -45,7 +48,12 @@ _PROBES: dict[str, ProbeSpec] = {}
 
 
 def probe(
-    name: str, *, quiet: bool = False, early: bool = False, restarts: bool = False
+    name: str,
+    *,
+    quiet: bool = False,
+    early: bool = False,
+    long: bool = False,
+    restarts: bool = False,
 ) -> Callable[[F], F]:
     """Register ``fn(ctx) -> evidence`` as the probe ``name``."""
 
@@ -54,7 +62,7 @@ def probe(
         if existing is not None and existing.fn.__qualname__ != fn.__qualname__:
             raise ProbeRegistryError(f"probe {name!r} is declared twice")
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        _PROBES[name] = ProbeSpec(name, fn, quiet or restarts, doc, early, restarts)
+        _PROBES[name] = ProbeSpec(name, fn, quiet or restarts, doc, early, long, restarts)
         return fn
 
     return decorate

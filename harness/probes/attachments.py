@@ -82,7 +82,7 @@ def upload_url(up: Upload) -> str | None:
     return url if isinstance(url, str) else None
 
 
-@probe("attachments")
+@probe("attachments", long=True)
 async def attachments(ctx: ProbeContext) -> Attachments:
     c = ctx.main
     tag = uuid.uuid4().hex[:8]

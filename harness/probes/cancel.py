@@ -40,7 +40,7 @@ class Cancel:
     calls: list[RecordedModelRequest] | None = None  # glass-box: model requests since the stop
 
 
-@probe("cancel")
+@probe("cancel", long=True)
 async def cancel(ctx: ProbeContext) -> Cancel:
     """Stop a reply after a few deltas; read the items; talk again on the same thread."""
     c = ctx.main

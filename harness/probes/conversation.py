@@ -93,7 +93,7 @@ async def first_turn(ctx: ProbeContext) -> RecordedStream:
     return await ctx.main.create_thread(FIRST_MESSAGE)
 
 
-@probe("conversation")
+@probe("conversation", long=True)
 async def conversation(ctx: ProbeContext) -> Conversation:
     """A second turn on the first thread, then items.list, settled."""
     first: RecordedStream = await ctx.probe("first-turn")
@@ -170,7 +170,7 @@ def _title_is(resp: JsonResponse, title: str) -> bool:
     return resp.status == 200 and isinstance(resp.json, dict) and resp.json.get("title") == title
 
 
-@probe("rename")
+@probe("rename", long=True)
 async def rename(ctx: ProbeContext) -> Rename:
     created = await ctx.main.create_thread("a thread to rename")
     tid = created.thread_id

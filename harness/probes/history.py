@@ -27,7 +27,7 @@ class HistoryProbe:
     items: JsonResponse | None  # items.list of the first recall thread, settled
 
 
-@probe("history")
+@probe("history", long=True)
 async def history(ctx: ProbeContext) -> HistoryProbe:
     word = codeword()
     conversations: list[list[RecordedStream]] = []

@@ -94,7 +94,7 @@ def _pager(ctx: ProbeContext) -> ChatKitClient:
     return ctx.main
 
 
-@probe("paging")
+@probe("paging", long=True)
 async def paging(ctx: ProbeContext) -> Paging:
     """The item thread's turns and the other threads are made side by side (the turns are
     the long chain), then both lists are walked."""

@@ -24,7 +24,7 @@ class Retry:
     after_other: JsonResponse | None = None
 
 
-@probe("retry")
+@probe("retry", long=True)
 async def retry(ctx: ProbeContext) -> Retry:
     c = ctx.main
     created, tid = await new_thread(c, "Retry check: the first question.")
