@@ -22,6 +22,7 @@ THREADS = 8
 TURNS = 4  # 8 items: a user message and a reply each
 PAGE = 2
 MAX_PAGES = 30  # a pager that never ends stops here
+ORDERS = ("asc", "desc")
 
 
 @dataclass
@@ -119,15 +120,22 @@ async def paging(ctx: ProbeContext) -> Paging:
     turns, rest = await asyncio.gather(item_chain(), others())
     threads = [turns[0], *rest]
     tid = turns[0].thread_id if turns[0].status == 200 else None
-    walks = [await walk(o, _threads(c, o)) for o in ("asc", "desc")]
+    # The four walks and the two bad cursors only read: side by side, each walk still page
+    # after page.
+    thread_walks = asyncio.gather(*(walk(o, _threads(c, o)) for o in ORDERS))
+    bad_threads_read = asyncio.ensure_future(
+        c.list_threads(limit=PAGE, after="thr_harness_not_a_cursor")
+    )
     item_walks: list[Walk] = []
     bad_items = None
     if tid is not None:
-        item_walks = [await walk(o, _items(c, tid, o)) for o in ("asc", "desc")]
+        item_reads = asyncio.gather(*(walk(o, _items(c, tid, o)) for o in ORDERS))
         bad_items = await c.list_items(tid, limit=PAGE, after="msg_harness_not_a_cursor")
+        item_walks = list(await item_reads)
     else:
         turns = []
-    bad_threads = await c.list_threads(limit=PAGE, after="thr_harness_not_a_cursor")
+    walks = list(await thread_walks)
+    bad_threads = await bad_threads_read
     if c is ctx.main:  # leave user A's list as it was
         await asyncio.gather(*(c.delete_thread(t) for t in {r.thread_id for r in threads} if t))
     return Paging(threads, walks, tid, turns, item_walks, bad_threads, bad_items)
