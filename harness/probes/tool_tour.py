@@ -50,6 +50,7 @@ class ToolTour:
     offered: list[str] = field(default_factory=list)  # function tools, as the model saw them
     left_out: list[str] = field(default_factory=list)  # the MCP stub's, and beyond MAX_TOOLS
     stops: list[TourStop] = field(default_factory=list)
+    error: str = ""  # the offered tools could not be read (the stub's recordings failed)
 
     def showing(self, feature: str) -> TourStop | None:
         """The first stop (by tool name) whose stream showed ``feature``."""
@@ -58,10 +59,16 @@ class ToolTour:
 
     def summary(self) -> str:
         """What the tour tried, for a check that found nothing to judge."""
+        if self.error:
+            return f"the tool tour could not read the model stub's recordings ({self.error})"
         if not self.offered:
             return "the deployment offered its model no function tools to call"
         called = ", ".join(s.tool for s in self.stops)
-        return f"the model stub called the deployment's tools ({called}) and none showed one"
+        said = f"the model stub called the deployment's tools ({called}) and none showed one"
+        broken = [s.tool for s in self.stops if s.error or not usable(s.created)]
+        if broken:
+            said += f" (no complete stream for {', '.join(broken)})"
+        return said
 
 
 def tour_prompt(tool: str) -> str:
@@ -125,7 +132,11 @@ async def tool_tour(ctx: ProbeContext) -> ToolTour | None:
     nonce = f"tool-tour-{secrets.token_hex(4)}"
     mark = glass.mark()
     tour.first = await c.create_thread(f"Which tools can you use? ({nonce})")
-    calls = await asyncio.to_thread(glass.calls, mark)
+    try:
+        calls = await asyncio.to_thread(glass.calls, mark)
+    except Exception as exc:  # a remote stub that went away: no tour, and the run goes on
+        tour.error = f"{type(exc).__name__}: {exc}"[:200]
+        return tour
     names: dict[str, None] = {}
     for call in calls:
         if any(nonce in t for t in call.user_texts()):
