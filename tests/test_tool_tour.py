@@ -21,8 +21,15 @@ from typing import Any
 
 import pytest
 
+from harness.glass.mcp_stub import TOOL_TAG
 from harness.glass.model_stub import RecordedModelRequest
-from harness.probes.tool_tour import ToolTour, TourStop, function_tools, tour_prompt
+from harness.probes.tool_tour import (
+    ToolTour,
+    TourStop,
+    function_tools,
+    is_mcp_stub_tool,
+    tour_prompt,
+)
 from harness.protocol.client import RecordedStream, StreamEvent
 from harness.protocol.sse import SSEEvent
 from reference_server.dev_issuer import mint_dev_token
@@ -150,6 +157,13 @@ def test_function_tools_in_either_shape() -> None:
     assert function_tools(_call(responses)) == [("show_vote_widget", "Vote.")]
     assert function_tools(_call(chat)) == [("lookup", "Look up.")]
     assert function_tools(_call("not a list")) == []  # type: ignore[arg-type]
+
+
+def test_the_mcp_stubs_tools_are_left_out() -> None:
+    assert is_mcp_stub_tool("add_task", "")
+    assert is_mcp_stub_tool("tasks_add_task", "")
+    assert is_mcp_stub_tool("list_tasks", f"List tasks. {TOOL_TAG}")
+    assert not is_mcp_stub_tool("show_vote_widget", "Show the vote widget.")
 
 
 def _stream(*payloads: dict[str, Any]) -> RecordedStream:
