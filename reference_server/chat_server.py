@@ -73,7 +73,7 @@ from chatkit.types import (
 from openai.types.responses import ResponseInputContentParam, ResponseInputTextParam
 from pydantic import TypeAdapter
 
-from . import features
+from . import app_tools, features
 from .attachments import SqlAttachmentStore, attachment_text
 from .config import ServerConfig
 from .context import PageContext, RequestContext
@@ -405,7 +405,9 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
             instructions=build_instructions(context.user_id, user_name, page, extra_lines),
             model=self._model_for(options),
             model_settings=self._settings_for(options),
-            tools=list(AGENT_TOOLS),
+            # The app tools show what the keywords show; chat-only faults offer neither.
+            tools=[*AGENT_TOOLS, *(app_tools.APP_TOOLS if self.features_on else [])],
+            tool_use_behavior=app_tools.STOP_AT_CLIENT_TOOL,
             mcp_servers=mcp_servers,
         )
         agent_context = AgentContext[RequestContext](
@@ -428,6 +430,9 @@ class ReferenceChatServer(ChatKitServer[RequestContext]):
                     if cfg.has(Fault.LOST_DELTAS) and deltas % LOST_DELTA_EVERY == 0:
                         continue  # a lossy relay: the final item.done still has all the text
                 event = rewrite_id(event)
+                event = app_tools.with_store_id(
+                    event, lambda: self.store.generate_item_id("tool_call", thread, context)
+                )
                 yield event
                 extra = per_chunk.after(event) if per_chunk is not None else None
                 if extra is not None:

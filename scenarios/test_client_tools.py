@@ -16,7 +16,9 @@ ROOT = "client-tools.no-pending"
 
 
 def _call(ev: ClientTools) -> str:
-    needs_trigger(ev.prompt, "client-tools", ev.call_id is not None, "pending client_tool_call")
+    needs_trigger(
+        ev.prompt, "client-tools", ev.call_id is not None, "pending client_tool_call", ev.hint
+    )
     assert ev.call_id is not None
     return ev.call_id
 

@@ -28,7 +28,7 @@ def _events(run: Triggered) -> list[dict[str, Any]]:
 def _schema(ev: Extras, feature: str) -> None:
     run = ev.runs[feature]
     events = _events(run)
-    needs_trigger(run.prompt, feature, bool(events), f"{EVENT_OF[feature]} event")
+    needs_trigger(run.prompt, feature, bool(events), f"{EVENT_OF[feature]} event", run.hint)
     assert run.created is not None
     for p in events:
         problem = event_problem(p)
@@ -93,6 +93,7 @@ def test_not_stored(evidence) -> None:
         "notice",
         bool(runs),
         "progress_update, client_effect or notice event",
+        next((r.hint for r in ev.runs.values() if r.hint), ""),
     )
     for run in runs:
         rec: RecordedStream | None = (
@@ -126,7 +127,11 @@ def test_not_stored(evidence) -> None:
 def test_closed(evidence) -> None:
     ev: Closed = evidence["closed-thread"]
     needs_trigger(
-        ev.prompt, "closed-thread", ev.refused is not None, "closed or locked thread status"
+        ev.prompt,
+        "closed-thread",
+        ev.refused is not None,
+        "closed or locked thread status",
+        ev.hint,
     )
     refused_cleanly(ev.refused, "a message to a closed thread")
     before = [i.get("id") for i in page_items(ev.items_before)]

@@ -21,6 +21,7 @@ def _question(ev: StructuredInput, q: Question | None) -> Question:
         "structured-input",
         q is not None and q.item is not None,
         "pending structured_input item",
+        ev.hint,
     )
     assert q is not None
     return q

@@ -20,7 +20,7 @@ ROOT = "actions.custom"
 
 
 def _widget(ev: Widgets) -> dict[str, Any]:
-    needs_trigger(ev.prompt, "widgets", ev.widget is not None, "widget item")
+    needs_trigger(ev.prompt, "widgets", ev.widget is not None, "widget item", ev.hint)
     assert ev.widget is not None
     if ev.action is None:
         untestable("the widget has no server action (onClickAction with handler 'server')")
@@ -47,7 +47,7 @@ def _is_widget_event(p: dict[str, Any]) -> bool:
 def test_schema(evidence) -> None:
     ev: Widgets = evidence["widgets"]
     seen = [(r, p) for r in ev.streams() for p in r.payloads if _is_widget_event(p)]
-    needs_trigger(ev.prompt, "widgets", bool(seen), "widget item")
+    needs_trigger(ev.prompt, "widgets", bool(seen), "widget item", ev.hint)
     for rec, p in seen:
         problem = event_problem(p)
         if problem:

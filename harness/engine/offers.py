@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 
 from harness.engine.expect import evidence_of
+from harness.glass.model_stub.tool_calls import requested_tool
 from harness.protocol.client import Exchange, JsonResponse, RecordedStream
 from harness.report.redact import curl_command
-from harness.report.results import blocked, fail, not_offered, untestable
+from harness.report.results import blocked, fail, not_offered, note, untestable
 
 _NOT_SUPPORTED = re.compile(r"(?i)not (supported|implemented|available|enabled)|unsupported")
 
@@ -49,15 +50,23 @@ def require_offered(ex: Exchange | None, feature: str, root: str) -> Exchange:
     return ex
 
 
-def needs_trigger(prompt: str | None, feature: str, seen: bool, what: str) -> None:
+def needs_trigger(prompt: str | None, feature: str, seen: bool, what: str, hint: str = "") -> None:
     """A feature only the app can provoke: untestable without a trigger, not offered when the
-    trigger shows nothing of it."""
+    trigger shows nothing of it.
+
+    ``hint`` (the probe's, "; ...") says what else could reach it: glass-box mode's tool tour
+    when the run has no model stub, or what the tour tried when it had one. A pass reached
+    through the tour says which tool's call it judged.
+    """
     if seen:
+        tool = requested_tool(prompt or "")
+        if tool is not None:
+            note(f"reached by the model stub calling the deployment's {tool} tool: {prompt!r}")
         return
     if prompt is None:
         untestable(
             f"no {what} in any recorded stream; pass --trigger {feature}='a message that makes "
-            f"your app show one'"
+            f"your app show one'{hint}"
         )
     not_offered(f"the {feature} trigger prompt {prompt[:60]!r} streamed no {what}")
 

@@ -6,7 +6,14 @@ from dataclasses import dataclass
 
 from harness.engine.context import ProbeContext
 from harness.engine.probes import probe
-from harness.probes.features import client_b, done_items, items_of, new_thread, trigger
+from harness.probes.features import (
+    client_b,
+    done_items,
+    items_of,
+    new_thread,
+    trigger,
+    untriggered_hint,
+)
 from harness.protocol.client import JsonResponse, RecordedStream
 
 RESULT = {"harness": "the client tool's result"}
@@ -15,6 +22,7 @@ RESULT = {"harness": "the client tool's result"}
 @dataclass
 class ClientTools:
     prompt: str | None
+    hint: str = ""  # with no prompt: what else could reach the feature (offers.needs_trigger)
     created: RecordedStream | None = None
     call_id: str | None = None  # the item id of the pending client_tool_call
     output: RecordedStream | None = None
@@ -37,11 +45,12 @@ def pending_call(rec: RecordedStream | None) -> str | None:
 @probe("client-tools")
 async def client_tools(ctx: ProbeContext) -> ClientTools:
     c = ctx.main
-    ev = ClientTools(trigger(ctx, "client-tools"))
+    ev = ClientTools(await trigger(ctx, "client-tools"))
     ev.plain, plain_tid = await new_thread(c, "A thread where no client tool is pending.")
     if plain_tid is not None:
         ev.no_pending = await c.add_client_tool_output(plain_tid, RESULT)
     if ev.prompt is None:
+        ev.hint = await untriggered_hint(ctx)
         return ev
     ev.created, tid = await new_thread(c, ev.prompt)
     ev.call_id = pending_call(ev.created)

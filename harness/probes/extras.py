@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from harness.engine.context import ProbeContext
 from harness.engine.probes import probe
-from harness.probes.features import items_of, new_thread, trigger
+from harness.probes.features import items_of, new_thread, trigger, untriggered_hint
 from harness.protocol.client import JsonResponse, RecordedStream
 
 EXTRAS = ("progress", "client-effect", "notice")
@@ -17,6 +17,7 @@ EXTRAS = ("progress", "client-effect", "notice")
 class Triggered:
     feature: str
     prompt: str | None
+    hint: str = ""  # with no prompt: what else could reach the feature (offers.needs_trigger)
     created: RecordedStream | None = None
     items: JsonResponse | None = None
 
@@ -27,8 +28,10 @@ class Extras:
 
 
 async def _run(ctx: ProbeContext, feature: str) -> Triggered:
-    t = Triggered(feature, trigger(ctx, feature))
-    if t.prompt is not None:
+    t = Triggered(feature, await trigger(ctx, feature))
+    if t.prompt is None:
+        t.hint = await untriggered_hint(ctx)
+    else:
         t.created, tid = await new_thread(ctx.main, t.prompt)
         if tid is not None:
             t.items = await items_of(ctx.main, tid)
@@ -44,6 +47,7 @@ async def stream_extras(ctx: ProbeContext) -> Extras:
 @dataclass
 class Closed:
     prompt: str | None
+    hint: str = ""  # with no prompt: what else could reach the feature (offers.needs_trigger)
     created: RecordedStream | None = None
     thread: JsonResponse | None = None  # threads.get_by_id after the closing turn
     items_before: JsonResponse | None = None
@@ -54,8 +58,9 @@ class Closed:
 @probe("closed-thread")
 async def closed_thread(ctx: ProbeContext) -> Closed:
     c = ctx.main
-    ev = Closed(trigger(ctx, "closed-thread"))
+    ev = Closed(await trigger(ctx, "closed-thread"))
     if ev.prompt is None:
+        ev.hint = await untriggered_hint(ctx)
         return ev
     ev.created, tid = await new_thread(c, ev.prompt)
     if tid is None:

@@ -1,8 +1,9 @@
 """What the feature probes share: triggers, user B, reading items out of answers.
 
 Features a generic probe cannot provoke (a widget only the app's own tool renders) are
-triggered with a prompt: the user's ``--trigger FEATURE=PROMPT``, or for the bundled
-reference server its own keywords. Without either, the checks judge whatever the recorded
+triggered with a prompt: the user's ``--trigger FEATURE=PROMPT``, for the bundled reference
+server its own keywords, or in glass-box mode the tool tour's prompt that made the model stub
+call the app's own tool (tool_tour.py). Without any, the checks judge whatever the recorded
 streams happen to carry and say what to pass when they carry nothing.
 """
 
@@ -27,12 +28,27 @@ BUNDLED_TRIGGERS: dict[str, str] = {
 FEATURES = tuple(BUNDLED_TRIGGERS)
 
 
-def trigger(ctx: ProbeContext, feature: str) -> str | None:
-    """The prompt that makes the target show ``feature``, or None when nobody gave one."""
+async def trigger(ctx: ProbeContext, feature: str) -> str | None:
+    """The prompt that makes the target show ``feature``, or None when nothing does.
+
+    In order: the user's --trigger; the bundled server's keyword; in glass-box mode, the tool
+    tour's prompt for the first tool whose stream showed the feature.
+    """
+    from harness.probes.tool_tour import tour_trigger  # the tour reads items with our helpers
+
     given = ctx.target.triggers.get(feature)
     if given:
         return given
-    return BUNDLED_TRIGGERS[feature] if ctx.target.bundled else None
+    if ctx.target.bundled:
+        return BUNDLED_TRIGGERS[feature]
+    return await tour_trigger(ctx, feature)
+
+
+async def untriggered_hint(ctx: ProbeContext) -> str:
+    """For a feature :func:`trigger` found no prompt for: what else could reach it ("; ...")."""
+    from harness.probes.tool_tour import tour_hint
+
+    return await tour_hint(ctx)
 
 
 def client_b(ctx: ProbeContext) -> ChatKitClient | None:

@@ -7,7 +7,14 @@ from typing import Any
 
 from harness.engine.context import ProbeContext
 from harness.engine.probes import probe
-from harness.probes.features import client_b, done_items, items_of, new_thread, trigger
+from harness.probes.features import (
+    client_b,
+    done_items,
+    items_of,
+    new_thread,
+    trigger,
+    untriggered_hint,
+)
 from harness.protocol.client import ChatKitClient, JsonResponse, RecordedStream
 
 
@@ -25,6 +32,7 @@ class Question:
 @dataclass
 class StructuredInput:
     prompt: str | None
+    hint: str = ""  # with no prompt: what else could reach the feature (offers.needs_trigger)
     answered_q: Question | None = None
     answered: RecordedStream | None = None
     answered_after: JsonResponse | None = None
@@ -58,8 +66,9 @@ async def ask(c: ChatKitClient, prompt: str) -> Question:
 @probe("structured-input")
 async def structured_input(ctx: ProbeContext) -> StructuredInput:
     c = ctx.main
-    ev = StructuredInput(trigger(ctx, "structured-input"))
+    ev = StructuredInput(await trigger(ctx, "structured-input"))
     if ev.prompt is None:
+        ev.hint = await untriggered_hint(ctx)
         return ev
     q = ev.answered_q = await ask(c, ev.prompt)
     if q.thread_id is None or q.item is None or q.item_id is None:

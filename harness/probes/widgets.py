@@ -8,7 +8,15 @@ from typing import Any
 
 from harness.engine.context import ProbeContext
 from harness.engine.probes import probe
-from harness.probes.features import client_b, done_items, items_of, new_thread, page_items, trigger
+from harness.probes.features import (
+    client_b,
+    done_items,
+    items_of,
+    new_thread,
+    page_items,
+    trigger,
+    untriggered_hint,
+)
 from harness.protocol.client import JsonResponse, RecordedStream
 
 UNKNOWN_ACTION = {"type": "harness.no-such-action", "payload": {}}
@@ -17,6 +25,7 @@ UNKNOWN_ACTION = {"type": "harness.no-such-action", "payload": {}}
 @dataclass
 class Widgets:
     prompt: str | None
+    hint: str = ""  # with no prompt: what else could reach the feature (offers.needs_trigger)
     plain: RecordedStream | None = None  # a thread without widgets: its reply is no widget
     created: RecordedStream | None = None
     widget: dict[str, Any] | None = None
@@ -62,7 +71,7 @@ def stored(resp: JsonResponse | None, item_id: str | None) -> dict[str, Any] | N
 @probe("widgets")
 async def widgets(ctx: ProbeContext) -> Widgets:
     c = ctx.main
-    ev = Widgets(trigger(ctx, "widgets"))
+    ev = Widgets(await trigger(ctx, "widgets"))
     ev.plain, ptid = await new_thread(c, "A thread without widgets.")
     replies = done_items(ev.plain, "assistant_message")
     if ptid is not None and replies:
@@ -74,6 +83,7 @@ async def widgets(ctx: ProbeContext) -> Widgets:
             await c.sync_custom_action(ptid, "msg_harness_missing", UNKNOWN_ACTION),
         ]
     if ev.prompt is None:
+        ev.hint = await untriggered_hint(ctx)
         return ev
     ev.created, tid = await new_thread(c, ev.prompt)
     found = done_items(ev.created, "widget")
