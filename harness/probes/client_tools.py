@@ -42,7 +42,7 @@ def pending_call(rec: RecordedStream | None) -> str | None:
     return None
 
 
-@probe("client-tools")
+@probe("client-tools", long=True)
 async def client_tools(ctx: ProbeContext) -> ClientTools:
     c = ctx.main
     ev = ClientTools(await trigger(ctx, "client-tools"))

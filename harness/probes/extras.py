@@ -55,7 +55,7 @@ class Closed:
     items_after: JsonResponse | None = None
 
 
-@probe("closed-thread")
+@probe("closed-thread", long=True)
 async def closed_thread(ctx: ProbeContext) -> Closed:
     c = ctx.main
     ev = Closed(await trigger(ctx, "closed-thread"))

@@ -63,7 +63,7 @@ async def ask(c: ChatKitClient, prompt: str) -> Question:
     return Question(created, tid, pending[0] if pending else None)
 
 
-@probe("structured-input")
+@probe("structured-input", long=True)
 async def structured_input(ctx: ProbeContext) -> StructuredInput:
     c = ctx.main
     ev = StructuredInput(await trigger(ctx, "structured-input"))

@@ -120,7 +120,7 @@ SHOWS: dict[str, Callable[[TourStop], bool]] = {
 }
 
 
-@probe("tool-tour")
+@probe("tool-tour", long=True)
 async def tool_tour(ctx: ProbeContext) -> ToolTour | None:
     """None outside glass-box mode: only there does the harness play the model."""
     glass = ctx.glass

@@ -68,7 +68,7 @@ def stored(resp: JsonResponse | None, item_id: str | None) -> dict[str, Any] | N
     return next((i for i in page_items(resp) if i.get("id") == item_id), None)
 
 
-@probe("widgets")
+@probe("widgets", long=True)
 async def widgets(ctx: ProbeContext) -> Widgets:
     c = ctx.main
     ev = Widgets(await trigger(ctx, "widgets"))
