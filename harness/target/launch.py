@@ -47,10 +47,11 @@ class Launched:
     def startup_seconds(self) -> float:
         return self.ready_at - self.started_at
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 5.0, *, graceful: bool = True) -> None:
+        """SIGTERM (SIGKILL when not ``graceful``) to the process group, then wait."""
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
+                os.killpg(self.proc.pid, signal.SIGTERM if graceful else signal.SIGKILL)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
