@@ -115,6 +115,11 @@ class GlassBox:
         self._remote_seen = self._next_index()
         return self._remote_seen
 
+    def run_calls(self) -> list[RecordedModelRequest]:
+        """Every model call of this run so far, finished or not (a user's stub may have served
+        earlier runs: those are left out)."""
+        return self.calls(self._first, settle=0)
+
     def calls(self, since: int, *, settle: float = 3.0) -> list[RecordedModelRequest]:
         """Model calls (Responses, Chat Completions) received from index ``since`` on.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from harness.engine.context import ProbeContext
@@ -12,6 +13,7 @@ from harness.probes.features import (
     items_of,
     new_thread,
     trigger,
+    triggered_thread,
     untriggered_hint,
 )
 from harness.protocol.client import JsonResponse, RecordedStream
@@ -46,23 +48,30 @@ def pending_call(rec: RecordedStream | None) -> str | None:
 async def client_tools(ctx: ProbeContext) -> ClientTools:
     c = ctx.main
     ev = ClientTools(await trigger(ctx, "client-tools"))
-    ev.plain, plain_tid = await new_thread(c, "A thread where no client tool is pending.")
-    if plain_tid is not None:
-        ev.no_pending = await c.add_client_tool_output(plain_tid, RESULT)
-    if ev.prompt is None:
-        ev.hint = await untriggered_hint(ctx)
-        return ev
-    ev.created, tid = await new_thread(c, ev.prompt)
-    ev.call_id = pending_call(ev.created)
-    if tid is None or ev.call_id is None:
-        return ev
-    ev.output = await c.add_client_tool_output(tid, RESULT)
-    ev.after = await items_of(c, tid)
-    b = client_b(ctx)
-    if b is not None:
-        ev.other_created, otid = await new_thread(c, ev.prompt)
-        ev.other_call_id = pending_call(ev.other_created)
-        if otid is not None and ev.other_call_id is not None:
-            ev.other_user = await b.add_client_tool_output(otid, {"from": "user B"})
-            ev.other_after = await items_of(c, otid)
+
+    async def nothing_pending() -> None:
+        ev.plain, plain_tid = await new_thread(c, "A thread where no client tool is pending.")
+        if plain_tid is not None:
+            ev.no_pending = await c.add_client_tool_output(plain_tid, RESULT)
+
+    async def pending() -> None:
+        if ev.prompt is None:
+            ev.hint = await untriggered_hint(ctx)
+            return
+        ev.created, tid = await triggered_thread(ctx, "client-tools", ev.prompt)
+        ev.call_id = pending_call(ev.created)
+        if tid is None or ev.call_id is None:
+            return
+        ev.output = await c.add_client_tool_output(tid, RESULT)
+        ev.after = await items_of(c, tid)
+        b = client_b(ctx)
+        if b is not None:
+            ev.other_created, otid = await new_thread(c, ev.prompt)
+            ev.other_call_id = pending_call(ev.other_created)
+            if otid is not None and ev.other_call_id is not None:
+                ev.other_user = await b.add_client_tool_output(otid, {"from": "user B"})
+                ev.other_after = await items_of(c, otid)
+
+    # Two threads of their own: side by side.
+    await asyncio.gather(nothing_pending(), pending())
     return ev

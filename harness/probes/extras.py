@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from harness.engine.context import ProbeContext
 from harness.engine.probes import probe
-from harness.probes.features import items_of, new_thread, trigger, untriggered_hint
+from harness.probes.features import items_of, trigger, triggered_thread, untriggered_hint
 from harness.protocol.client import JsonResponse, RecordedStream
 
 EXTRAS = ("progress", "client-effect", "notice")
@@ -32,7 +32,7 @@ async def _run(ctx: ProbeContext, feature: str) -> Triggered:
     if t.prompt is None:
         t.hint = await untriggered_hint(ctx)
     else:
-        t.created, tid = await new_thread(ctx.main, t.prompt)
+        t.created, tid = await triggered_thread(ctx, feature, t.prompt)
         if tid is not None:
             t.items = await items_of(ctx.main, tid)
     return t
@@ -62,7 +62,7 @@ async def closed_thread(ctx: ProbeContext) -> Closed:
     if ev.prompt is None:
         ev.hint = await untriggered_hint(ctx)
         return ev
-    ev.created, tid = await new_thread(c, ev.prompt)
+    ev.created, tid = await triggered_thread(ctx, "closed-thread", ev.prompt)
     if tid is None:
         return ev
     ev.thread = await c.get_thread(tid)

@@ -44,6 +44,19 @@ async def trigger(ctx: ProbeContext, feature: str) -> str | None:
     return await tour_trigger(ctx, feature)
 
 
+async def triggered_thread(
+    ctx: ProbeContext, feature: str, prompt: str
+) -> tuple[RecordedStream, str | None]:
+    """User A's thread opened with the trigger ``prompt``: the tool tour's own, when the tour
+    found the feature with that prompt and no other probe took it, else a new one."""
+    from harness.probes.tool_tour import claim_stop
+
+    stop = await claim_stop(ctx, feature, prompt)
+    if stop is not None and stop.created is not None:
+        return stop.created, stop.created.thread_id
+    return await new_thread(ctx.main, prompt)
+
+
 async def untriggered_hint(ctx: ProbeContext) -> str:
     """For a feature :func:`trigger` found no prompt for: what else could reach it ("; ...")."""
     from harness.probes.tool_tour import tour_hint

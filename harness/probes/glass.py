@@ -144,7 +144,7 @@ async def calls_with(box: GlassBox, since: int, marker: str) -> list[RecordedMod
         await asyncio.sleep(0.02)
 
 
-@probe("glass")
+@probe("glass", long=True)
 async def glass(ctx: ProbeContext) -> GlassProbe | None:
     """Three turns with context; every model call they caused, as the stub recorded it."""
     box = ctx.glass

@@ -32,7 +32,7 @@ class Inference:
         return None
 
 
-@probe("inference")
+@probe("inference", long=True)
 async def inference(ctx: ProbeContext) -> Inference | None:
     """None outside glass-box mode: only the model stub sees the model request."""
     glass = ctx.glass

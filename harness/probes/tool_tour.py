@@ -3,10 +3,11 @@
 A widget or a client tool of a real app appears when the app's model picks the app's tool,
 and no generic prompt makes a model do that. In glass-box mode the harness *is* the model: a
 message carrying ``#harness-call-tool:NAME`` makes the stub call NAME (tool_calls.py). The
-tour reads which function tools the deployment offered on a turn of its own, opens one thread
-per tool (at most MAX_TOOLS, by name) and records each stream. The feature probes then use,
-as the trigger for a feature nobody gave a prompt for, the tour prompt whose stream showed it
-(features.trigger).
+tour reads which function tools the deployment offered on the first turn's model call (a turn
+of its own when the stub did not see that one), opens one thread per tool (at most MAX_TOOLS,
+by name) and records each stream. The feature probes then use, as the trigger for a feature
+nobody gave a prompt for, the tour prompt whose stream showed it (features.trigger), and carry
+on from the tour's own thread (features.triggered_thread).
 
 A tool that fails, a stream that breaks, a turn that hangs: all just evidence (bounded by
 TURN_TIMEOUT), never a broken run. The MCP stub's tools are left out: the MCP probes call
@@ -19,15 +20,19 @@ import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.engine.context import ProbeContext
 from harness.engine.probes import probe
 from harness.glass.mcp_stub.markers import PROBE_TOOL, TOOL_TAG
 from harness.glass.model_stub import RecordedModelRequest
 from harness.glass.model_stub.tool_calls import call_tool_marker
+from harness.probes.conversation import FIRST_MESSAGE
 from harness.probes.features import done_items, obj, usable
 from harness.protocol.client import JsonResponse, RecordedStream
+
+if TYPE_CHECKING:
+    from harness.glass.box import GlassBox
 
 MAX_TOOLS = 8
 AT_ONCE = 4  # tour threads in flight together
@@ -42,6 +47,7 @@ class TourStop:
     created: RecordedStream | None = None
     thread: JsonResponse | None = None  # threads.get_by_id after the turn (its status)
     error: str = ""  # the turn did not finish (a timeout, an exception in the client)
+    claimed: bool = False  # a feature probe carries on from this stop's thread
 
 
 @dataclass
@@ -126,20 +132,15 @@ async def tool_tour(ctx: ProbeContext) -> ToolTour | None:
     glass = ctx.glass
     if glass is None:
         return None
-    c = ctx.main
     tour = ToolTour()
-    # Its own turn, marked: probes run concurrently, so "the calls since a mark" hold others'.
-    nonce = f"tool-tour-{secrets.token_hex(4)}"
-    mark = glass.mark()
-    tour.first = await c.create_thread(f"Which tools can you use? ({nonce})")
     try:
-        calls = await asyncio.to_thread(glass.calls, mark)
+        calls, tour.first = await _offering_calls(ctx, glass)
     except Exception as exc:  # a remote stub that went away: no tour, and the run goes on
         tour.error = f"{type(exc).__name__}: {exc}"[:200]
         return tour
     names: dict[str, None] = {}
     for call in calls:
-        if any(nonce in t for t in call.user_texts()):
+        if call.tools:
             for name, description in function_tools(call):
                 if is_mcp_stub_tool(name, description):
                     tour.left_out.append(name)
@@ -164,6 +165,27 @@ async def tool_tour(ctx: ProbeContext) -> ToolTour | None:
     return tour
 
 
+async def _offering_calls(
+    ctx: ProbeContext, glass: GlassBox
+) -> tuple[list[RecordedModelRequest], RecordedStream]:
+    """The model calls of one turn of the deployment's, which list the tools it offers.
+
+    The first turn's, when the stub has it: every check waits for that turn anyway, and a
+    turn of the tour's own would cost a model call. Probes run side by side, so a call is
+    told apart by its message, never by "the calls since a mark".
+    """
+    first: RecordedStream = await ctx.probe("first-turn")
+    calls = await asyncio.to_thread(glass.run_calls)
+    own = [c for c in calls if any(FIRST_MESSAGE in t for t in c.user_texts())]
+    if own:
+        return own, first
+    nonce = f"tool-tour-{secrets.token_hex(4)}"
+    mark = glass.mark()
+    turn = await ctx.main.create_thread(f"Which tools can you use? ({nonce})")
+    calls = await asyncio.to_thread(glass.calls, mark)
+    return [c for c in calls if any(nonce in t for t in c.user_texts())], turn
+
+
 async def _visit(ctx: ProbeContext, stop: TourStop) -> None:
     stop.created = await ctx.main.create_thread(stop.prompt)
     tid = stop.created.thread_id if usable(stop.created) else None
@@ -178,6 +200,20 @@ async def tour_trigger(ctx: ProbeContext, feature: str) -> str | None:
     tour = await _tour(ctx)
     stop = tour.showing(feature) if tour is not None else None
     return stop.prompt if stop is not None else None
+
+
+async def claim_stop(ctx: ProbeContext, feature: str, prompt: str) -> TourStop | None:
+    """The tour stop that showed ``feature`` with ``prompt``, for one probe to carry on from:
+    its stream already holds what a new thread with the same prompt would (two model calls
+    a tool, at a live model's pace)."""
+    if ctx.glass is None or ctx.target.bundled or ctx.target.triggers.get(feature):
+        return None  # a prompt that is not the tour's: the bundled keyword or the user's
+    tour = await _tour(ctx)
+    stop = tour.showing(feature) if tour is not None else None
+    if stop is None or stop.claimed or stop.prompt != prompt or not usable(stop.created):
+        return None
+    stop.claimed = True
+    return stop
 
 
 async def tour_hint(ctx: ProbeContext) -> str:

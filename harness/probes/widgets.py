@@ -3,6 +3,7 @@ actions on the wrong item, and user B acting on A's widget."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from harness.probes.features import (
     new_thread,
     page_items,
     trigger,
+    triggered_thread,
     untriggered_hint,
 )
 from harness.protocol.client import JsonResponse, RecordedStream
@@ -72,25 +74,36 @@ def stored(resp: JsonResponse | None, item_id: str | None) -> dict[str, Any] | N
 async def widgets(ctx: ProbeContext) -> Widgets:
     c = ctx.main
     ev = Widgets(await trigger(ctx, "widgets"))
-    ev.plain, ptid = await new_thread(c, "A thread without widgets.")
-    replies = done_items(ev.plain, "assistant_message")
-    if ptid is not None and replies:
-        rid = str(replies[-1].get("id"))
-        ev.wrong = [
-            await c.custom_action(ptid, rid, UNKNOWN_ACTION),
-            await c.sync_custom_action(ptid, rid, UNKNOWN_ACTION),
-            await c.custom_action(ptid, "msg_harness_missing", UNKNOWN_ACTION),
-            await c.sync_custom_action(ptid, "msg_harness_missing", UNKNOWN_ACTION),
-        ]
+
+    async def wrong_items() -> None:
+        ev.plain, ptid = await new_thread(c, "A thread without widgets.")
+        replies = done_items(ev.plain, "assistant_message")
+        if ptid is not None and replies:
+            rid = str(replies[-1].get("id"))
+            ev.wrong = [
+                await c.custom_action(ptid, rid, UNKNOWN_ACTION),
+                await c.sync_custom_action(ptid, rid, UNKNOWN_ACTION),
+                await c.custom_action(ptid, "msg_harness_missing", UNKNOWN_ACTION),
+                await c.sync_custom_action(ptid, "msg_harness_missing", UNKNOWN_ACTION),
+            ]
+
+    # Two threads of their own: side by side.
+    await asyncio.gather(wrong_items(), _widget_actions(ctx, ev))
+    return ev
+
+
+async def _widget_actions(ctx: ProbeContext, ev: Widgets) -> None:
+    """The triggered widget's own action, streamed and sync; then user B's attempt."""
+    c = ctx.main
     if ev.prompt is None:
         ev.hint = await untriggered_hint(ctx)
-        return ev
-    ev.created, tid = await new_thread(c, ev.prompt)
+        return
+    ev.created, tid = await triggered_thread(ctx, "widgets", ev.prompt)
     found = done_items(ev.created, "widget")
     ev.widget = found[0] if found else None
     ev.action = server_action(ev.widget.get("widget")) if ev.widget else None
     if tid is None or ev.widget is None or ev.action is None:
-        return ev
+        return
     wid = str(ev.widget.get("id"))
     ev.custom = await c.custom_action(tid, wid, ev.action)
     ev.sync = await c.sync_custom_action(tid, wid, ev.action)
@@ -102,4 +115,3 @@ async def widgets(ctx: ProbeContext) -> Widgets:
             ev.b_custom = await b.custom_action(btid, wid, ev.action)
             ev.b_sync = await b.sync_custom_action(btid, wid, ev.action)
         ev.after_b = await items_of(c, tid)
-    return ev
