@@ -24,7 +24,7 @@ class ContextProbe:
     headers_only: list[RecordedStream] = field(default_factory=list)  # context as headers alone
 
 
-@probe("context")
+@probe("context", long=True)
 async def context(ctx: ProbeContext) -> ContextProbe:
     found = ContextProbe("User " + codeword(), "Page " + codeword(), "")
     meta = metadata("harness-user", found.user_name, found.page_title)
