@@ -14,6 +14,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,3 +119,23 @@ def drop_pg_tables(prefix: str) -> None:
 
 def header(title: str) -> None:
     print(f"== {title}  (python {sys.version.split()[0]}, {os.cpu_count()} cores)", flush=True)
+
+
+def show_phases(probes: list[dict[str, Any]]) -> None:
+    """Where the run's time went: the record phase's longest probes, then the quiet phase."""
+    if not probes:
+        return
+    busy = [p for p in probes if not p["quiet"]]
+    quiet = [p for p in probes if p["quiet"]]
+    end = lambda p: float(p["started"]) + float(p["elapsed"])  # noqa: E731
+    if busy:
+        slow = sorted(busy, key=end, reverse=True)[:4]
+        print(
+            f"  record phase {max(map(end, busy)):.1f} s; last to finish: "
+            + ", ".join(f"{p['name']} {end(p):.1f} s" for p in slow)
+        )
+    if quiet:
+        print(
+            f"  quiet phase {sum(float(p['elapsed']) for p in quiet):.1f} s: "
+            + ", ".join(f"{p['name']} {float(p['elapsed']):.1f} s" for p in quiet)
+        )

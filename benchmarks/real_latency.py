@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import httpx
-from bench_util import ROOT, dev_key, header, line, median, parser, token
+from bench_util import ROOT, dev_key, header, line, median, parser, show_phases, token
 
 GOAL_S = 15.0
 GOAL_CALLS = 20
@@ -155,26 +155,6 @@ def one_run(pythonpath: str | None) -> tuple[float, int, dict[str, int]]:
         stub_proc.terminate()
         server.wait(10)
         stub_proc.wait(10)
-
-
-def show_phases(probes: list[dict[str, object]]) -> None:
-    """Where the run's time went: the record phase's longest probes, then the quiet phase."""
-    if not probes:
-        return
-    busy = [p for p in probes if not p["quiet"]]
-    quiet = [p for p in probes if p["quiet"]]
-    end = lambda p: float(p["started"]) + float(p["elapsed"])  # noqa: E731
-    if busy:
-        slow = sorted(busy, key=end, reverse=True)[:4]
-        print(
-            f"  record phase {max(map(end, busy)):.1f} s; last to finish: "
-            + ", ".join(f"{p['name']} {end(p):.1f} s" for p in slow)
-        )
-    if quiet:
-        print(
-            f"  quiet phase {sum(float(p['elapsed']) for p in quiet):.1f} s: "
-            + ", ".join(f"{p['name']} {float(p['elapsed']):.1f} s" for p in quiet)
-        )
 
 
 def worktree(rev: str) -> str:

@@ -15,15 +15,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
-from bench_util import ROOT, header, line, median, parser
+from bench_util import ROOT, header, line, median, parser, show_phases
 
 GOAL_S = 5.0
 
 
-def one_run() -> tuple[float, dict[str, float], dict[str, int]]:
+def one_run() -> tuple[float, list[dict[str, Any]], dict[str, int]]:
     with tempfile.TemporaryDirectory(prefix="ttv-") as tmp:
         report = Path(tmp, "out.json")
         argv = [sys.executable, "-m", "harness.cli", "run", "--plain", "--json", str(report)]
@@ -34,8 +34,7 @@ def one_run() -> tuple[float, dict[str, float], dict[str, int]]:
         if not report.is_file():
             raise SystemExit(f"no report (exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
         data = json.loads(report.read_text(encoding="utf-8"))
-    durations = {c["id"]: float(c.get("duration", 0.0)) for c in data["checks"]}
-    return wall, durations, data["counts"]
+    return wall, list(data.get("probes") or []), data["counts"]
 
 
 def startup_seconds() -> float:
@@ -55,21 +54,17 @@ def main() -> int:
     runs = ns.runs or (2 if ns.quick else 5)
     header(f"time to verdict, non-browser suite, bundled reference server, {runs} runs")
     walls: list[float] = []
-    per_check: dict[str, list[float]] = defaultdict(list)
+    runs_probes: list[list[dict[str, Any]]] = []
     for i in range(runs):
-        wall, durations, counts = one_run()
+        wall, probes, counts = one_run()
         walls.append(wall)
-        for check_id, seconds in durations.items():
-            per_check[check_id].append(seconds)
-        print(f"run {i + 1}: {wall:5.1f} s wall, {len(durations)} checks, {counts}", flush=True)
+        runs_probes.append(probes)
+        checks = sum(counts.values())
+        print(f"run {i + 1}: {wall:5.1f} s wall, {checks} checks, {counts}", flush=True)
     boot = median([startup_seconds() for _ in range(min(runs, 3))])
-    in_checks = median([sum(v[i] for v in per_check.values()) for i in range(runs)])
-    slowest = sorted(per_check.items(), key=lambda kv: -median(kv[1]))[:5]
-    print("where the time goes (medians):")
-    print(f"  reference server start-up alone    {boot:5.2f} s")
-    print(f"  inside the checks (incl. fixtures) {in_checks:5.2f} s")
-    for check_id, values in slowest:
-        print(f"  {check_id:<34} {median(values):5.2f} s")
+    print("where the time goes (the median run):")
+    print(f"  reference server start-up alone, not prewarmed  {boot:5.2f} s")
+    show_phases(runs_probes[walls.index(sorted(walls)[len(walls) // 2])])
     total = median(walls)
     line(
         "non-browser suite, from process start",
