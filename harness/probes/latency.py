@@ -71,7 +71,7 @@ class ColdStart:
     first: RecordedStream
     warm: list[RecordedStream]
     limit: float  # --cold-start-threshold
-    restarted: str  # what was started: "a spare bundled server", "the --start command", ...
+    restarted: str  # what was timed: the fresh bundled server, the --start command restarted, ...
 
     @property
     def warm_totals(self) -> list[float]:
