@@ -219,13 +219,11 @@ def cmd_run(ns: argparse.Namespace, *, diagnosing: bool = False) -> int:
     if ns.list:
         return cmd_list("text", ns.select, ns.exclude)
     from harness.runner import pytest_args, run_suite
-    from harness.target.launch import discard_prewarmed, prewarm_reference_server
+    from harness.target.launch import discard_prewarmed
 
-    if not ns.url and not os.environ.get("CHATKIT_URL"):
-        prewarm_reference_server()  # when main() did not already: most likely bundled
     secrets, bundled = _validate(ns)
     if not bundled:
-        discard_prewarmed()  # a URL from pyproject.toml after all
+        discard_prewarmed()  # main() prewarmed the bundled server, but pyproject.toml has a URL
     args = pytest_args(
         _target_options(ns),
         select=ns.select,
