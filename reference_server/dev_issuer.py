@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,10 @@ def _create_key_file(path: Path) -> None:
         serialization.NoEncryption(),
     )
     # Write to a private temp file and link it into place: another process either
-    # sees no file or a complete one, never half a key.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # sees no file or a complete one, never half a key. The name is unique per call, not
+    # per process: two threads of one process (a test minting tokens for two runs) racing
+    # on one name would unlink each other's file before the link.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, pem)

@@ -211,6 +211,27 @@ def test_dev_key_file_is_private_and_shared(tmp_path: Path) -> None:
     assert 55 <= claims["exp"] - time.time() <= 61
 
 
+def test_threads_of_one_process_creating_the_dev_key_all_get_it(tmp_path: Path) -> None:
+    """Two runs of one test process mint tokens at once: creating the key races in-process."""
+    for round_ in range(5):
+        path = tmp_path / f"race-{round_}" / "key.pem"
+        kids: list[str] = []
+        errors: list[BaseException] = []
+
+        def load(path: Path = path, kids: list[str] = kids, errors: list[BaseException] = errors):
+            try:
+                kids.append(load_dev_key(path).kid)
+            except BaseException as exc:  # the thread's failure, reported by the assertion
+                errors.append(exc)
+
+        threads = [threading.Thread(target=load) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert not errors and len(set(kids)) == 1 and len(kids) == 4
+
+
 # -- an external issuer through --jwks-url ---------------------------------------------
 
 
