@@ -5,6 +5,7 @@ Judgments only: evidence from harness/probes/attachments.py.
 
 from __future__ import annotations
 
+from harness.engine import hints
 from harness.engine.expect import evidence_of, json_ok, stream_ok
 from harness.engine.offers import accepted, refused_cleanly, require_offered
 from harness.probes.attachments import Attachments
@@ -229,7 +230,7 @@ def test_thread_delete(evidence) -> None:
 def test_reaches_model(evidence) -> None:
     ev: Attachments = evidence["attachments"]
     if ev.calls is None:
-        untestable("needs glass-box mode (--model-stub)")
+        untestable(f"needs glass-box mode ({hints.flag('model-stub')})")
     _offered(ev)
     marker = ev.content.decode().split(":", 1)[0]
     seen = [c for c in ev.calls if marker in str(c.body)]

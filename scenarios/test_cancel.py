@@ -7,6 +7,7 @@ the reply (handle_stream_cancelled). Judgments only: evidence from harness/probe
 
 from __future__ import annotations
 
+from harness.engine import hints
 from harness.engine.expect import evidence_of, stream_ok
 from harness.engine.preconditions import CREATE, needs_stream, needs_thread
 from harness.probes.cancel import SENT, Cancel
@@ -151,7 +152,7 @@ def test_hidden_not_listed(evidence) -> None:
 def test_model_told(evidence) -> None:
     ev: Cancel = evidence["cancel"]
     if ev.calls is None:
-        untestable("needs glass-box mode (--model-stub)")
+        untestable(f"needs glass-box mode ({hints.flag('model-stub')})")
     _stopped(ev)
     told = [c for c in ev.calls if any(_mentions_stop(t) for t in c.user_texts())]
     if not told:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from harness.engine import hints
 from harness.engine.expect import evidence_of
 from harness.glass.model_stub.tool_calls import requested_tool
 from harness.protocol.client import Exchange, JsonResponse, RecordedStream
@@ -65,8 +66,8 @@ def needs_trigger(prompt: str | None, feature: str, seen: bool, what: str, hint:
         return
     if prompt is None:
         untestable(
-            f"no {what} in any recorded stream; pass --trigger {feature}='a message that makes "
-            f"your app show one'{hint}"
+            f"no {what} in any recorded stream; pass {hints.flag('trigger')} {feature}='a message "
+            f"that makes your app show one'{hint}"
         )
     not_offered(f"the {feature} trigger prompt {prompt[:60]!r} streamed no {what}")
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from harness.engine import hints
 from harness.engine.context import ProbeContext
 from harness.engine.probes import probe
 from harness.glass.mcp_stub.markers import PROBE_TOOL, TOOL_TAG
@@ -222,7 +223,8 @@ async def tour_hint(ctx: ProbeContext) -> str:
         return ""
     if ctx.glass is None:
         return (
-            "; or run in glass-box mode (--model-stub with --start, or --model-stub-url), "
+            f"; or run in glass-box mode ({hints.flag('model-stub')} with {hints.flag('start')}, "
+            f"or {hints.flag('model-stub-url')}), "
             "where the model stub calls the tools your deployment offers its model"
         )
     tour = await _tour(ctx)
