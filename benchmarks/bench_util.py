@@ -10,6 +10,7 @@ import argparse
 import math
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -115,6 +116,22 @@ def drop_pg_tables(prefix: str) -> None:
             await store.close()
 
     asyncio.run(drop())
+
+
+def worktree(rev: str) -> str:
+    """A detached checkout of git revision REV, for a side-by-side run with this tree."""
+    path = tempfile.mkdtemp(prefix="bench-rev-")
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", path, rev],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
+def drop_worktree(path: str) -> None:
+    subprocess.run(["git", "worktree", "remove", "--force", path], cwd=ROOT, check=False)
 
 
 def header(title: str) -> None:

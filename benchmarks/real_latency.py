@@ -26,7 +26,17 @@ import time
 from pathlib import Path
 
 import httpx
-from bench_util import ROOT, dev_key, header, line, median, parser, show_phases, token
+from bench_util import (
+    dev_key,
+    drop_worktree,
+    header,
+    line,
+    median,
+    parser,
+    show_phases,
+    token,
+    worktree,
+)
 
 GOAL_S = 15.0
 GOAL_CALLS = 20
@@ -157,17 +167,6 @@ def one_run(pythonpath: str | None) -> tuple[float, int, dict[str, int]]:
         stub_proc.wait(10)
 
 
-def worktree(rev: str) -> str:
-    path = tempfile.mkdtemp(prefix="real-latency-rev-")
-    subprocess.run(
-        ["git", "worktree", "add", "--detach", path, rev],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    return path
-
-
 def main() -> int:
     p = parser(__doc__)
     p.add_argument("--runs", type=int, help="repetitions (default 3, --quick 1)")
@@ -192,7 +191,7 @@ def main() -> int:
                 print(f"run {i + 1} {name}: {wall:5.1f} s, {calls} model calls, {counts}")
     finally:
         if old:
-            subprocess.run(["git", "worktree", "remove", "--force", old], cwd=ROOT, check=False)
+            drop_worktree(old)
     for name, rows in results.items():
         wall = median([w for w, _ in rows])
         calls = int(median([float(c) for _, c in rows]))
