@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from harness import __version__
+from harness import __version__, heap
 from harness.exits import EXIT_FAILED, EXIT_HARNESS, EXIT_OK, internal_error
 
 DIAGNOSE_ARTIFACTS = "chatkit-diagnose"
@@ -327,6 +327,7 @@ def _bundled_run(argv: Sequence[str]) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    as_program = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["model-stub"]:
         from harness.glass.model_stub.cli import main as stub_main
@@ -342,6 +343,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from harness.load.cli import main as load_main
 
         return load_main(argv[1:])
+    if as_program and argv[:1] in (["run"], ["diagnose"]):
+        # Until the plugin's pytest_collection_finish (harness.heap). Only as the program
+        # itself: an in-process caller (a test) keeps its collector as it was.
+        heap.importing()
     if _bundled_run(argv):
         # The bundled server's ~2 s of imports overlap ours, argparse's and pytest's.
         from harness.target.launch import prewarm_reference_server

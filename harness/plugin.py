@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 import pytest_asyncio
 
-from harness import __version__
+from harness import __version__, heap
 from harness.auth.issuer import IssuerKeyError, TestIssuer, issuer_for
 from harness.engine import hints, preflight
 from harness.engine.context import ProbeContext
@@ -36,6 +36,7 @@ from harness.report.results import (
     parse_skip,
     take_notes,
 )
+from harness.target import pace
 from harness.target.config import (
     BUNDLED_CONCURRENCY,
     DEPLOYMENT_CONCURRENCY,
@@ -228,6 +229,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    heap.imported()  # every check module is loaded: see harness.heap
+
+
 # -- fixtures ------------------------------------------------------------------------------
 
 
@@ -253,18 +258,23 @@ GLASS_BOX_KEY = pytest.StashKey[GlassBox]()
 
 def bundled_args(config: pytest.Config, issuer: TestIssuer) -> list[str]:
     """Arguments of the bundled reference server: trusts the test issuer, in-memory store."""
-    # 5 ms a token: replies still stream over several hundred ms (sse.unbuffered needs 300),
-    # and the ~60 streamed turns of a run finish sooner.
-    args = ["--db", ":memory:", "--token-delay", "0.005", "--jwks-url", issuer.jwks_url]
+    args = ["--db", ":memory:", "--jwks-url", issuer.jwks_url]
     args += ["--issuer", issuer.issuer, "--audience", issuer.audience]
     for fault in config.getoption("chatkit_fault"):
         args += ["--fault", fault]
-    try:
-        if load_target(target_flags(config)).glass_box:
-            args += ["--model", "openai"]  # the real openai-agents Responses path, on the stub
-    except ConfigError:
-        pass  # reported by chatkit_target
+    if bundled_on_stub(config):
+        args += ["--model", "openai"]  # the real openai-agents Responses path, on the stub
+    else:
+        args += pace.server_args()  # fast, but slower for the timed stream: harness.target.pace
     return args
+
+
+def bundled_on_stub(config: pytest.Config) -> bool:
+    """Glass-box mode: the bundled server's model is the model stub, which keeps the pace."""
+    try:
+        return load_target(target_flags(config)).glass_box
+    except ConfigError:
+        return False  # reported by chatkit_target
 
 
 @pytest.fixture(scope="session")
@@ -497,6 +507,8 @@ async def chatkit_engine(
     engine = Engine(ctx, concurrency=concurrency)
     planned = {"first-turn", *planned_probes(request.session)}
     launched: Launched | None = request.getfixturevalue("chatkit_bundled")
+    if launched is not None and not bundled_on_stub(request.config):
+        ctx.pace_url = pace.pace_url(launched.url)
     if launched is not None and "cold-start" in planned:
         # The bundled server has not seen a request yet: its cold start is timed now, alone,
         # before the preflight's first read could warm it.

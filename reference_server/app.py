@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,6 +21,7 @@ from .dev_issuer import DevKey, load_dev_key
 from .endpoint import ChatKitEndpoint
 from .keysets import KeySet, RemoteKeySet, StaticKeySet
 from .model_factory import build_model, warm_model
+from .pace import PACE_PATH, set_pace
 from .request_log import RequestLogMiddleware
 from .store import SqlStore
 
@@ -36,7 +38,6 @@ class Resources:
 
     def __init__(self, cfg: ServerConfig) -> None:
         self.cfg = cfg
-        self.dev_key: DevKey = load_dev_key(cfg.dev_key_path)
         self.keys: KeySet = (
             RemoteKeySet(cfg.jwks_url) if cfg.jwks_url else StaticKeySet(self.dev_key.jwks())
         )
@@ -46,6 +47,12 @@ class Resources:
         self.endpoint = ChatKitEndpoint(cfg, self.store, self.server, verifier)
         self.uploads = UploadEndpoint(cfg, self.store, verifier)
         self._started = False
+
+    @functools.cached_property
+    def dev_key(self) -> DevKey:
+        """Read (or first created) when used: a server that trusts a --jwks-url serves only its
+        own /.well-known/jwks.json from it, and creating the key is an RSA key generation."""
+        return load_dev_key(self.cfg.dev_key_path)
 
     async def start(self) -> None:
         """Create tables and (unless the cold-start fault is on) warm the pool and the clients."""
@@ -107,6 +114,12 @@ def create_app(cfg: ServerConfig) -> FastAPI:
     @app.get("/.well-known/jwks.json")
     async def jwks() -> dict[str, Any]:
         return resources.dev_key.jwks()
+
+    if cfg.pace_control:
+
+        @app.post(PACE_PATH)
+        async def pace(request: Request) -> Response:
+            return await set_pace(request, resources.server.model)
 
     @app.post("/chatkit")
     async def chatkit(request: Request) -> Response:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -77,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--openai-model", default="gpt-4.1-mini", help="model name for OpenAI modes")
     p.add_argument("--token-delay", type=_seconds, default=0.01, metavar="S")
     p.add_argument(
+        "--pace-control",
+        action="store_true",
+        help="accept POST /_reference/pace {token_delay} to change the offline model's pace",
+    )
+    p.add_argument(
         "--fault", type=_fault, action="append", default=[], metavar="NAME", help="see --list"
     )
     p.add_argument("--list", action="store_true", help="list the fault modes and exit")
@@ -126,6 +132,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         model=args.model,
         openai_model=args.openai_model,
         token_delay=args.token_delay,
+        pace_control=args.pace_control,
         faults=frozenset(args.fault),
         jwks_url=args.jwks_url or None,
         issuer=args.issuer or None,
@@ -171,6 +178,23 @@ def _configure_logging() -> None:
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # the mcp client's HTTP stack
 
 
+def _import_app() -> None:
+    """Import what serving needs: agents, openai, mcp, chatkit and FastAPI, most of start-up.
+
+    The cyclic collector is off meanwhile. These imports make some 340 000 objects that live
+    as long as the process, and every collection while they load walks them all again: a
+    fifth of the imports' time. gc.freeze() then keeps them out of every later collection
+    (a full one takes 0 ms instead of about 100), and the collector is back on before the
+    first request.
+    """
+    gc.disable()
+    try:
+        from . import app, serving  # noqa: F401
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
 def serve(cfg: ServerConfig) -> int:
     """Run the server until SIGINT/SIGTERM; print the listening line once ready."""
     from .serving import bind_socket, endpoint_url
@@ -184,6 +208,7 @@ def serve(cfg: ServerConfig) -> int:
         )
         return 1
     _configure_logging()
+    _import_app()
     from .app import Resources, create_app, database_url
     from .model_factory import ModelConfigError
     from .serving import ReadyServer, uvicorn_config
@@ -233,8 +258,7 @@ def await_args() -> int:
     Nothing imported here reads the environment at import time, so the variables handed
     over (the model stub's OPENAI_BASE_URL, the MCP stub's URL) apply as if given at start.
     """
-    from . import app, serving  # noqa: F401  (the slow part: agents, openai, mcp, FastAPI)
-
+    _import_app()
     line = sys.stdin.readline()
     if not line.strip():
         return 0  # the harness went away without using this process

@@ -49,6 +49,7 @@ class ServerConfig:
     model: ModelKind = "offline"
     openai_model: str = "gpt-4.1-mini"
     token_delay: float = 0.01
+    pace_control: bool = False  # POST /_reference/pace (reference_server.pace)
     faults: frozenset[Fault] = frozenset()
     dev_key_path: Path = field(default_factory=default_dev_key_path)
     jwks_url: str | None = None

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from harness.protocol.client import ChatKitClient, Exchange
+from harness.target import pace
 from harness.target.config import Identity, Target
 
 if TYPE_CHECKING:
@@ -36,6 +38,8 @@ class ProbeContext:
     owned: OwnedTarget | None = None  # the user's backend, when the harness started it
     # The bundled server before its first request: the cold-start probe times it, then clears it.
     fresh: Launched | None = None
+    # The bundled server's pace control (harness.target.pace); None where there is none.
+    pace_url: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     engine: Engine | None = None
     _clients: list[ChatKitClient] = field(default_factory=list)
@@ -70,6 +74,10 @@ class ProbeContext:
         """The evidence of another probe (started now if nobody started it yet)."""
         assert self.engine is not None, "probe context used outside an engine"
         return await self.engine.get(name)
+
+    def timed_pace(self) -> AbstractAsyncContextManager[None]:
+        """Inside: the stream is timed, so the bundled server streams at its timed pace."""
+        return pace.timed(self.pace_url)
 
     async def aclose(self) -> None:
         clients, self._clients = self._clients, []

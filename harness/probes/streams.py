@@ -33,7 +33,8 @@ class TimedTurns:
 @probe("stream-timing", quiet=True)
 async def stream_timing(ctx: ProbeContext) -> TimedTurns:
     """threads.create with the counting prompt via the target URL, then via --origin-url."""
-    edge = await ctx.main.create_thread(PROMPT)
+    async with ctx.timed_pace():
+        edge = await ctx.main.create_thread(PROMPT)
     origin = None
     if ctx.target.origin_url:
         origin = await ctx.client(url=ctx.target.origin_url).create_thread(PROMPT)
