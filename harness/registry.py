@@ -13,6 +13,7 @@ import importlib
 import inspect
 import pkgutil
 import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -61,6 +62,19 @@ _REGISTRY: dict[str, CheckSpec] = {}
 MARKER = "chatkit_check"
 
 
+def _forget_unloaded() -> None:
+    """Drop the checks whose module is no longer imported.
+
+    The registry is process-global and outlives the modules that fill it. An in-process
+    nested pytest run (pytester.runpytest) imports its test files, whose checks register
+    here, then removes those modules from sys.modules when it ends; their checks stayed
+    behind, so the outer process's catalogue (docs/checks.md, ``list``, the fault matrix)
+    grew the nested run's inline checks. A check lives as long as its module is imported.
+    """
+    for check_id in [i for i, s in _REGISTRY.items() if s.module not in sys.modules]:
+        del _REGISTRY[check_id]
+
+
 def check(
     *,
     id: str,
@@ -96,6 +110,7 @@ def check(
             func.__name__,
             tuple(probes),
         )
+        _forget_unloaded()  # an unloaded module's id is free to declare again
         existing = _REGISTRY.get(id)
         if existing is not None and (existing.module, existing.function) != (
             spec.module,
@@ -132,6 +147,7 @@ def load_catalogue() -> dict[str, CheckSpec]:
     for info in pkgutil.iter_modules(scenarios.__path__, "scenarios."):
         if info.name.rsplit(".", 1)[-1].startswith("test_"):
             importlib.import_module(info.name)
+    _forget_unloaded()
     return dict(sorted(_REGISTRY.items()))
 
 

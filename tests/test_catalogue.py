@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -45,3 +47,28 @@ def test_docs_name_each_check(check_id: str) -> None:
 def test_catalogue_is_not_empty() -> None:
     """The registry found the scenario modules."""
     assert len(CATALOGUE) > 10
+
+
+def test_checks_of_an_unloaded_module_leave_the_catalogue() -> None:
+    """A module that is unloaded takes its checks with it, as pytester's in-process runs do.
+
+    Those runs import inline check files and then drop them from sys.modules; their checks
+    used to stay in the registry and show up in docs/checks.md after tests/test_plugin_pytester.py.
+    """
+    source = (
+        "from harness.registry import check\n"
+        "@check(id='leak.probe', title='A leaked check', pitfall='pitfall', fix='fix it',"
+        " ref='nowhere')\n"
+        "def test_probe() -> None:\n"
+        "    pass\n"
+    )
+    for name in ("_leak_first", "_leak_second"):  # the second redeclares the id elsewhere
+        module = types.ModuleType(name)
+        sys.modules[name] = module
+        try:
+            exec(source, module.__dict__)
+            assert load_catalogue()["leak.probe"].module == name
+        finally:
+            del sys.modules[name]
+        assert "leak.probe" not in load_catalogue()
+    assert "leak.probe" not in render_catalogue("md")
