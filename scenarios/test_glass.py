@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from harness.engine import hints
 from harness.engine.expect import evidence_of, json_ok
 from harness.engine.preconditions import CREATE, SECOND_TURN, needs_stream
 from harness.glass.model_input import (
@@ -31,17 +32,23 @@ from harness.probes.glass import (
 from harness.registry import MUST, SHOULD, check
 from harness.report.results import fail, untestable
 
-NEEDS_STUB = (
-    "glass-box checks need the model stub: pass --model-stub (the harness starts the target on "
-    "it) or --model-stub-url (a stub you run: chatkit-harness model-stub --port P)"
-)
+
+def needs_stub() -> str:
+    """Why a glass-box check is not tested, with the options as this interface spells them."""
+    return (
+        f"glass-box checks need the model stub: pass {hints.flag('model-stub')} (the harness "
+        f"starts the target on it) or {hints.flag('model-stub-url')} (a stub you run: "
+        "chatkit-harness model-stub --port P)"
+    )
+
+
 REF_HISTORY = "seed: Common Pitfalls 'History not in prompt'; openai/chatkit-python#23"
 
 
 def _ready(probe: GlassProbe | None) -> GlassProbe:
     """The probe, its turns streamed, and the target really talking to the stub."""
     if probe is None:
-        untestable(NEEDS_STUB)
+        untestable(needs_stub())
     for k, t in enumerate(probe.turns, 1):
         root = CREATE if k == 1 else SECOND_TURN
         needs_stream(t.rec, root, f"glass-box turn {k} ({t.rec.request_type})")
