@@ -319,11 +319,19 @@ def _print_diagnosis(ns: argparse.Namespace, run: Any, secrets: list[str]) -> No
 
 def _bundled_run(argv: Sequence[str]) -> bool:
     """A run that will most likely start the bundled server: run/diagnose with no URL given
-    (a URL in pyproject.toml is found later, and the prewarmed process is then discarded)."""
+    on the command line, in CHATKIT_URL or in ./pyproject.toml (cmd_run discards the prewarmed
+    process if the URL turns out to come from elsewhere)."""
     if argv[:1] not in (["run"], ["diagnose"]) or os.environ.get("CHATKIT_URL"):
         return False
     stops = {"-h", "--help", "--list", "--url"}
-    return not any(a in stops or a.startswith("--url=") for a in argv[1:])
+    if any(a in stops or a.startswith("--url=") for a in argv[1:]):
+        return False
+    from harness.target.config import ConfigError, pyproject_settings
+
+    try:
+        return not pyproject_settings().get("url")
+    except ConfigError:
+        return True  # cmd_run reports the broken file; prewarming costs nothing meanwhile
 
 
 def main(argv: Sequence[str] | None = None) -> int:

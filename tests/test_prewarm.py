@@ -83,3 +83,35 @@ def test_await_args_refuses_a_bad_hand_over_with_one_line() -> None:
     ]
     left = subprocess.run(argv, input="", capture_output=True, text=True, timeout=60)
     assert left.returncode == 0 and not left.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "pyproject", "env_url", "prewarm"),
+    [
+        (["run"], None, "", True),
+        (["diagnose", "--plain"], None, "", True),
+        (["run", "--url", "http://127.0.0.1:9/chatkit"], None, "", False),
+        (["run", "--url=http://127.0.0.1:9/chatkit"], None, "", False),
+        (["run", "--list"], None, "", False),
+        (["run"], None, "http://127.0.0.1:9/chatkit", False),
+        (["run"], '[tool.chatkit-harness]\nurl = "http://127.0.0.1:9/chatkit"\n', "", False),
+        (["run"], "[tool.chatkit-harness]\nstrict = true\n", "", True),
+        (["run"], "not toml [", "", True),  # cmd_run reports the broken file
+        (["load"], None, "", False),
+    ],
+)
+def test_only_a_run_without_a_url_anywhere_prewarms(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    pyproject: str | None,
+    env_url: str,
+    prewarm: bool,
+) -> None:
+    from harness.cli import _bundled_run
+
+    if pyproject is not None:
+        (tmp_path / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHATKIT_URL", env_url)
+    assert _bundled_run(argv) is prewarm

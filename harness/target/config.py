@@ -324,6 +324,11 @@ def parse_headers(value: Any) -> dict[str, str]:
     return out
 
 
+def pyproject_settings(path: Path | None = None) -> dict[str, Any]:
+    """``[tool.chatkit-harness]`` of ``path`` (default: ./pyproject.toml), keys as fields."""
+    return _from_pyproject(path or Path.cwd() / "pyproject.toml")
+
+
 def _from_pyproject(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
