@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from harness.glass.model_stub.structured import structured_reply
 from harness.glass.model_stub.tool_args import STRING, sample_arguments, sample_value
@@ -64,3 +65,34 @@ def test_the_declared_type_wins_over_other_keywords() -> None:
     untyped = {"items": {"type": "string"}, "minItems": 2}
     assert _reply(untyped) == ["R", "R"]
     assert sample_value(untyped) == [STRING, STRING]
+
+
+class _Node(BaseModel):
+    value: str
+    next: _Node | None = None
+
+
+class _Tree(BaseModel):
+    label: str
+    children: list[_Tree]
+    parent: _Tree | None
+
+
+def test_a_recursive_optional_type_ends_in_null_and_validates() -> None:
+    # Before, the walk went on to the depth bound, which fell on the required string: null,
+    # and the reply failed the model's own validation.
+    node = _Node.model_validate_json(structured_reply("R", _Node.model_json_schema()))
+    assert node == _Node(value="R", next=None)  # Pydantic's root is a $ref: already inside
+    tree = _Tree.model_validate_json(structured_reply("R", _Tree.model_json_schema()))
+    assert tree == _Tree(label="R", children=[], parent=None)
+    tree_schema = _Tree.model_json_schema()
+    tree_inline = {**tree_schema["$defs"]["_Tree"], "$defs": tree_schema["$defs"]}
+    args = _Tree.model_validate(sample_arguments(tree_inline))  # a tool's parameters: inline
+    assert args == _Tree(
+        label=STRING, children=[], parent=_Tree(label=STRING, children=[], parent=None)
+    )
+    # One level in when the root is the type itself and not a reference to it.
+    schema = _Node.model_json_schema()
+    inline = {**schema["$defs"]["_Node"], "$defs": schema["$defs"]}
+    once = _Node.model_validate_json(structured_reply("R", inline))
+    assert once.next == _Node(value="R", next=None)

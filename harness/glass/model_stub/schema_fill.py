@@ -5,9 +5,12 @@ The walk is the same for both: a local ``$ref`` is followed (a JSON pointer, as 
 ``#/$defs/Name``), ``const`` and then the first ``enum`` value win, a combinator (``anyOf``,
 ``oneOf``, ``allOf``) takes its first branch that is not null (so ``Optional[...]`` gets a
 real value), and the rest goes by type; a schema with no type is an object if it has
-``properties``, an array if it has ``items``, else a string. A ``Fill`` policy says what
-differs: which properties get a value, what a scalar becomes, whether the schema's limits
-are kept, and how deep the walk goes.
+``properties``, an array if it has ``items``, else a string. A branch that refers back into
+a type the walk is already inside is passed over for a null one: a recursive
+``next: Node | None`` ends there, as null, instead of at the depth bound, where a required
+string would become the policy's ``unknown`` and the value would not validate. A ``Fill``
+policy says what differs: which properties get a value, what a scalar becomes, whether the
+schema's limits are kept, and how deep the walk goes.
 """
 
 from __future__ import annotations
@@ -35,9 +38,16 @@ class Fill:
     unknown: Any  # what a node that is no schema (not an object, a dangling $ref) becomes
     max_items: int | None = None  # an array whose minItems is above this gets no items
 
-    def fill(self, schema: Any, root: dict[str, Any] | None = None, depth: int = 0) -> Any:
+    def fill(
+        self,
+        schema: Any,
+        root: dict[str, Any] | None = None,
+        depth: int = 0,
+        inside: frozenset[str] = frozenset(),
+    ) -> Any:
         """A value for ``schema``; ``root`` holds what its ``$ref``s point into (default:
-        ``schema`` itself), ``depth`` is how far down the walk already is."""
+        ``schema`` itself), ``depth`` is how far down the walk already is, ``inside`` the
+        ``$ref``s it followed to get here."""
         if root is None:
             root = schema if isinstance(schema, dict) else {}
         shallow = depth > self.max_depth
@@ -45,7 +55,9 @@ class Fill:
             return self.unknown
         ref = schema.get("$ref")
         if isinstance(ref, str):
-            return self.unknown if shallow else self.fill(_resolve(ref, root), root, depth + 1)
+            if shallow:
+                return self.unknown
+            return self.fill(_resolve(ref, root), root, depth + 1, inside | {ref})
         if "const" in schema:
             return schema["const"]
         enum = schema.get("enum")
@@ -54,13 +66,12 @@ class Fill:
         for combinator in _COMBINATORS:
             options = schema.get(combinator)
             if isinstance(options, list) and options and not shallow:
-                chosen = next((o for o in options if _kind(o) != "null"), options[0])
-                return self.fill(chosen, root, depth + 1)
+                return self.fill(_branch(options, inside), root, depth + 1, inside)
         kind = _kind(schema)
         if kind == "object":
-            return self.fill_object(schema, root, depth)
+            return self.fill_object(schema, root, depth, inside)
         if kind == "array":
-            return [] if shallow else self._array(schema, root, depth)
+            return [] if shallow else self._array(schema, root, depth, inside)
         if kind == "string":
             return self._string(schema)
         if kind in ("integer", "number"):
@@ -72,7 +83,11 @@ class Fill:
         return self.text  # a type JSON Schema does not have
 
     def fill_object(
-        self, schema: dict[str, Any], root: dict[str, Any] | None = None, depth: int = 0
+        self,
+        schema: dict[str, Any],
+        root: dict[str, Any] | None = None,
+        depth: int = 0,
+        inside: frozenset[str] = frozenset(),
     ) -> dict[str, Any]:
         """The object ``schema`` describes, whatever its ``type`` says: a value for each of
         its properties, or each of its required ones."""
@@ -85,15 +100,19 @@ class Fill:
         if self.fields == "required":
             required = schema.get("required")
             names = required if isinstance(required, list) else []
-        return {n: self.fill(props.get(n), root, depth + 1) for n in names if isinstance(n, str)}
+        return {
+            n: self.fill(props.get(n), root, depth + 1, inside) for n in names if isinstance(n, str)
+        }
 
-    def _array(self, schema: dict[str, Any], root: dict[str, Any], depth: int) -> list[Any]:
+    def _array(
+        self, schema: dict[str, Any], root: dict[str, Any], depth: int, inside: frozenset[str]
+    ) -> list[Any]:
         count = schema.get("minItems")
         if not isinstance(count, int) or count <= 0:
             return []
         if self.max_items is not None and count > self.max_items:
             return []
-        return [self.fill(schema.get("items", {}), root, depth + 1)] * count
+        return [self.fill(schema.get("items", {}), root, depth + 1, inside)] * count
 
     def _string(self, schema: dict[str, Any]) -> str:
         text = self.text
@@ -115,6 +134,19 @@ class Fill:
             if isinstance(high, (int, float)) and not isinstance(high, bool) and value > high:
                 value = high
         return int(value) if kind == "integer" else value
+
+
+def _branch(options: list[Any], inside: frozenset[str]) -> Any:
+    """The branch of a combinator to fill: the first that is neither null nor, when a null
+    one is there to end on, a reference back into a type the walk is inside."""
+    nulls = [o for o in options if _kind(o) == "null"]
+    for option in options:
+        if _kind(option) == "null":
+            continue
+        back = isinstance(option, dict) and option.get("$ref") in inside
+        if not (back and nulls):
+            return option
+    return nulls[0] if nulls else options[0]
 
 
 def _kind(schema: Any) -> str | None:
