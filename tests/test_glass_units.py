@@ -263,9 +263,15 @@ def test_cli_takes_model_stub_as_a_bare_switch() -> None:
 # -- the stub handle ----------------------------------------------------------------------
 
 
-def test_checks_are_untestable_without_a_stub() -> None:
+def test_checks_are_untestable_without_a_stub(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.engine import hints
     from scenarios.test_glass import _ready
 
+    # The options as the interface spells them: plain pytest's, then the CLI's.
+    pattern = r"pass --chatkit-model-stub .* or --chatkit-model-stub-url"
+    with pytest.raises(pytest.skip.Exception, match=pattern):
+        _ready(None)
+    monkeypatch.setattr(hints, "_current", hints.CLI)
     with pytest.raises(pytest.skip.Exception, match=r"pass --model-stub .* or --model-stub-url"):
         _ready(None)
 

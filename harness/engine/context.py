@@ -8,8 +8,8 @@ sent it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -75,9 +75,19 @@ class ProbeContext:
         assert self.engine is not None, "probe context used outside an engine"
         return await self.engine.get(name)
 
-    def timed_pace(self) -> AbstractAsyncContextManager[None]:
-        """Inside: the stream is timed, so the bundled server streams at its timed pace."""
-        return pace.timed(self.pace_url)
+    @asynccontextmanager
+    async def timed_pace(self) -> AsyncIterator[None]:
+        """Inside: the stream is timed, so the model streams at its timed pace, whether it is
+        the model stub the harness runs or the bundled server's own (harness.target.pace).
+        A stub the user runs keeps the schedule the user gave it."""
+        if self.glass is not None and self.glass.stub is not None:
+            from harness.glass.box import TIMED_TOKEN_DELAY
+
+            with self.glass.schedule(TIMED_TOKEN_DELAY):
+                yield
+            return
+        async with pace.timed(self.pace_url):
+            yield
 
     async def aclose(self) -> None:
         clients, self._clients = self._clients, []

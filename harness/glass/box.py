@@ -27,9 +27,12 @@ if TYPE_CHECKING:
 # logs, and is no secret.
 STUB_API_KEY = "harness-stub"
 MODEL_ENDPOINTS = frozenset({"/v1/responses", "/v1/chat/completions"})
-# The session's schedule: fast enough for a full run, slow enough that the SSE checks can see
-# deltas arriving apart (they need gaps of a few ms), like the reference server's own model.
-SESSION_TOKEN_DELAY = 0.01
+# The schedule of a stub the harness runs: 1 ms a token for the run, so that replies still
+# stream as deltas apart in time, and 10 ms for the one stream that is timed (stream-timing,
+# through ProbeContext.timed_pace): the buffering verdict needs deltas spread over 300 ms and
+# reads 1 ms gaps as bursts. No other check needs a pace, and every turn of a run paid it.
+SESSION_TOKEN_DELAY = 0.001
+TIMED_TOKEN_DELAY = 0.01
 # Markers the stub's reply always repeats, wherever in the prompt they were: its default
 # ("canary" words) plus the harness's codewords (harness.glass.canary: 'cobalt-fjord-3f9a'). A live
 # model reads a codeword anywhere in its prompt, even inside a garbled history; the stub's reply
