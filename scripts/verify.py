@@ -35,7 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from harness.cli import main
 
 BUNDLED_PAGE = "bundled:cookie-proxy.html"
-# As the plugin starts the bundled server: an in-memory store, 5 ms a token.
+# An in-memory store, as the plugin starts the bundled server, and 5 ms a token throughout:
+# started through --start the server is a deployment to the harness, which then changes no
+# pace (the plugin's bundled server runs at 1 ms and slows down for the timed stream only).
 SERVER_FLAGS = ("--db", ":memory:", "--token-delay", "0.005")
 
 
